@@ -1,0 +1,60 @@
+"""Reference GAN architectures: pure ``nn.Module`` code, one file per family, importable alone.
+
+This package imports nothing from ``gbench``. Each family module defines two dicts,
+``GENERATORS`` and ``DISCRIMINATORS``, mapping a model name to a builder ``f(**overrides) -> nn.Module``
+(overrides are fields of the family's config dataclass; unknown fields raise ``TypeError``).
+
+Contract every generator follows (the trainers and evaluators rely on it):
+- ``forward(z)`` or, when ``num_classes > 0``, ``forward(z, y)``; returns images in about [-1, 1], (B, C, H, W);
+- attributes ``latent_dim`` (int), ``num_classes`` (0 = unconditional), ``latent_distribution``
+  ("normal" or "uniform"), ``resolution`` (output side) and ``channels``.
+Discriminators map images (and labels when conditional) to logits of shape (B,) or (B, 1).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+from torch import nn
+
+FAMILIES = ("dcgan",)
+
+
+def _table(kind: str) -> dict:
+    table: dict = {}
+    for family in FAMILIES:
+        module = importlib.import_module(f"{__name__}.{family}")
+        table.update(getattr(module, kind))
+    return table
+
+
+def generator_names() -> list[str]:
+    return sorted(_table("GENERATORS"))
+
+
+def discriminator_names() -> list[str]:
+    return sorted(_table("DISCRIMINATORS"))
+
+
+def _build(kind: str, name: str, overrides: dict) -> nn.Module:
+    table = _table(kind)
+    if name not in table:
+        hint = difflib.get_close_matches(name, table, n=1)
+        raise KeyError(f"unknown model {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(sorted(table))}"))
+    return table[name](**overrides)
+
+
+def build_generator(name: str, **overrides) -> nn.Module:
+    """Build the generator of model ``name`` (e.g. ``"dcgan"``, ``"transgan-s"``) with config overrides."""
+    return _build("GENERATORS", name, overrides)
+
+
+def build_discriminator(name: str, **overrides) -> nn.Module:
+    """Build the discriminator of model ``name`` with config overrides."""
+    return _build("DISCRIMINATORS", name, overrides)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Trainable parameters (BN running stats and spectral-norm u/v buffers are not parameters)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
