@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import pkgutil
 
 from torch import nn
 
-FAMILIES = ("dcgan",)
+# Every module of this package except the shared ``layers`` is a family.
+FAMILIES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "layers" and not m.name.startswith("_")))
 
 
 def _table(kind: str) -> dict:
     table: dict = {}
     for family in FAMILIES:
         module = importlib.import_module(f"{__name__}.{family}")
-        table.update(getattr(module, kind))
+        table.update(getattr(module, kind, {}))
     return table
 
 
