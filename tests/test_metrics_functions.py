@@ -91,7 +91,8 @@ def test_feature_stats_merge_and_state_dict():
     assert restored.count == 600
     np.testing.assert_array_equal(restored.cov(), whole.cov())
     other = random_features(500, 16, 5, shift=0.3)
-    streamed = fid_from_stats(whole.mean(), whole.cov(), *(lambda s: (s.mean(), s.cov()))(FeatureStats().update(other)))
+    other_stats = FeatureStats().update(other)
+    streamed = fid_from_stats(whole.mean(), whole.cov(), other_stats.mean(), other_stats.cov())
     assert streamed == pytest.approx(fid_from_features(f, other), rel=1e-9)
 
 
@@ -164,7 +165,8 @@ def test_inception_score_underflowing_class_contributes_nothing():
 
 
 def test_kid_matches_torch_fidelity():
-    f1, f2 = random_features(300, 32, 7).astype(np.float64), random_features(250, 32, 8, scale=1.2).astype(np.float64)
+    f1 = random_features(300, 32, 7).astype(np.float64)
+    f2 = random_features(250, 32, 8, scale=1.2).astype(np.float64)
     expected = kid_features_to_metric(
         torch.from_numpy(f1), torch.from_numpy(f2), kid_subsets=15, kid_subset_size=100, verbose=False
     )
