@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import io
 import pickle
 import socket
 import struct
@@ -320,6 +319,7 @@ def test_celeba_cache_is_used_and_invalidated(tmp_path, monkeypatch):
     first = celeba.load_celeba(tmp_path, "train", resolution=32)
     cache = folder / "cache" / f"celeba-train-32-v{celeba.VERSION}.npy"
     assert cache.is_file() and cache.with_suffix(".json").is_file()
+    assert not [p for p in cache.parent.iterdir() if p.name.startswith(".")]  # atomic writes leave no temp files
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("cache not used")
@@ -335,6 +335,8 @@ def test_celeba_cache_is_used_and_invalidated(tmp_path, monkeypatch):
     partition = folder / "list_eval_partition.txt"
     partition.write_text(partition.read_text().replace("000003.jpg 0", "000003.jpg 1"))
     assert len(celeba.load_celeba(tmp_path, "train", resolution=32)) == 2  # partition changed: rebuilt
+    cache.with_suffix(".json").write_text("{ damaged")
+    assert len(celeba.load_celeba(tmp_path, "train", resolution=32)) == 2  # damaged sidecar: rebuilt
 
 
 def test_celeba_missing_image_and_offline_fetch_message(tmp_path, monkeypatch):

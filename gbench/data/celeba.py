@@ -115,8 +115,11 @@ def load_celeba(root: Path | str | None = None, split: str = "train", resolution
     cache = folder / "cache" / f"celeba-{split}-{resolution}-v{VERSION}.npy"
     meta_path = cache.with_suffix(".json")
 
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() and cache.is_file() else {}
-    if meta.get("partition_sha256") == partition_sha:
+    try:
+        meta = json.loads(meta_path.read_text()) if cache.is_file() else {}
+    except (OSError, ValueError):  # no sidecar, or a damaged one: rebuild
+        meta = {}
+    if isinstance(meta, dict) and meta.get("partition_sha256") == partition_sha:
         images = np.load(cache)
         if images.shape == (meta["count"], 3, resolution, resolution) and images.dtype == np.uint8:
             return ImageSet(torch.from_numpy(images), None, f"celeba-{split}-{resolution}", meta["checksum"])

@@ -283,7 +283,9 @@ def extract_archive(archive: Path | str, dest: Path | str, top_level: str) -> Pa
                         _check_member(archive, member.name, staging)
                         if not (member.isfile() or member.isdir()):
                             raise GBenchError(f"refusing to extract {archive}: member {member.name!r} is a link or device")
-                    tf.extractall(staging, filter="data")
+                    tf.extractall(staging, filter="data")  # the stdlib's own safety filter, as a second line
+            except tarfile.FilterError as e:
+                raise GBenchError(f"refusing to extract {archive}: {e}") from None
             except (tarfile.TarError, EOFError, OSError) as e:
                 raise GBenchError(f"cannot extract {archive}: {type(e).__name__}: {e} (corrupt or truncated archive?)") from None
         if not (staging / top_level).is_dir():

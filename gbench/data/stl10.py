@@ -67,7 +67,7 @@ def _labels(root: Path, part: str, count: int) -> np.ndarray:
     return labels
 
 
-def load_stl10(root: Path | str | None = None, split: str = "train+unlabeled", resolution: int = 48) -> ImageSet:
+def load_stl10(root: Path | str | None = None, split: str = "train", resolution: int = 48) -> ImageSet:
     """STL-10 `split` ("train", "test", "unlabeled" or "train+unlabeled") as uint8 (N, 3, R, R).
     Labels 0..9 for train/test; None for the splits containing unlabeled images."""
     if split not in SPLITS:
