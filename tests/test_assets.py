@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import os
 import socket
@@ -91,6 +92,17 @@ def test_interrupted_download_removes_temp_file(tmp_path, monkeypatch):
     monkeypatch.setattr(download, "_open_url", lambda url: Broken(b"x" * (10 * download.CHUNK_BYTES)))
     dest = tmp_path / "out" / "big.bin"
     with pytest.raises(GBenchError, match="download of https://example.org/big.bin failed .*peer reset.*big.bin .*md5 "):
+        download.download("https://example.org/big.bin", dest, md5="1" * 32)
+    assert not dest.exists() and leftovers(dest.parent) == []
+
+    class CutShort(Broken):  # the server closes the connection early
+        def read(self, n=-1):
+            if self.tell() >= download.CHUNK_BYTES:
+                raise http.client.IncompleteRead(b"", 5)
+            return io.BytesIO.read(self, n)
+
+    monkeypatch.setattr(download, "_open_url", lambda url: CutShort(b"x" * (10 * download.CHUNK_BYTES)))
+    with pytest.raises(GBenchError, match="IncompleteRead"):
         download.download("https://example.org/big.bin", dest, md5="1" * 32)
     assert not dest.exists() and leftovers(dest.parent) == []
 

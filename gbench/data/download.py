@@ -23,6 +23,7 @@ File hashes of large inputs (Inception weights, STL-10 binaries) are cached by (
 from __future__ import annotations
 
 import hashlib
+import http.client
 import importlib
 import json
 import os
@@ -241,7 +242,7 @@ def download(
     for source in urls:
         try:
             tmp, digests = _stream_to_temp(source, dest)
-        except (urllib.error.URLError, OSError, ValueError) as e:  # ValueError: malformed url
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:  # HTTPException: IncompleteRead; ValueError: bad url
             failure = f"download of {source} failed ({type(e).__name__}: {getattr(e, 'reason', e)})"
             continue
         problem = _mismatch(digests, md5, sha256, sha256_prefix)
