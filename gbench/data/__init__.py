@@ -1,0 +1,63 @@
+"""Datasets by name. Real sets load from `--root` (default `$GBENCH_HOME/datasets`) after
+`gbench data fetch NAME`; `shapes32` is procedural and needs nothing on disk.
+
+`load_dataset` returns an in-memory `ImageSet` (uint8 images, optional labels, a checksum that
+enters protocol fingerprints).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from gbench.data.base import ImageSet
+from gbench.errors import GBenchError
+
+
+def default_root() -> Path:
+    from gbench.assets import gbench_home
+
+    return gbench_home() / "datasets"
+
+
+def _shapes32(root, split, resolution, size):
+    from gbench.data.shapes import load_shapes32
+
+    return load_shapes32(size=size, split=split, resolution=resolution or 32)
+
+
+def _cifar10(root, split, resolution, size):
+    from gbench.data.cifar10 import load_cifar10
+
+    return load_cifar10(root, split=split)
+
+
+def _stl10(root, split, resolution, size):
+    from gbench.data.stl10 import load_stl10
+
+    return load_stl10(root, split=split, resolution=resolution or 48)
+
+
+def _mnist(root, split, resolution, size):
+    from gbench.data.mnist import load_mnist
+
+    return load_mnist(root, split=split, resolution=resolution or 28)
+
+
+def _celeba(root, split, resolution, size):
+    from gbench.data.celeba import load_celeba
+
+    return load_celeba(root, split=split, resolution=resolution or 64)
+
+
+LOADERS = {"shapes32": _shapes32, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba}
+
+
+def load_dataset(name: str, split: str = "train", *, root: str | Path = "", resolution: int = 0, size: int = 0) -> ImageSet:
+    if name not in LOADERS:
+        hint = difflib.get_close_matches(name, LOADERS, n=1)
+        raise GBenchError(f"unknown dataset {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(LOADERS)}"))
+    data = LOADERS[name](Path(root) if root else default_root(), split, resolution, size)
+    if resolution and data.resolution != resolution:
+        raise GBenchError(f"dataset {name} has {data.resolution}x{data.resolution} images, the config asks for {resolution}")
+    return data

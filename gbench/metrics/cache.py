@@ -1,0 +1,46 @@
+"""Hash-keyed, atomically written cache of reference statistics under `$GBENCH_HOME/cache/`.
+
+The key hashes the protocol constants, the extractor weights' sha256 and the reference data's
+checksum (torch-fidelity's own cache key has no weights hash, so fake test weights could poison
+it). Each file stores a digest of its tensors; a file that fails to load or to match its digest is
+reported and recomputed, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+from gbench.io import atomic_torch_save, sha256_state_dict
+
+
+def cache_key(**parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=list).encode()).hexdigest()
+
+
+def cache_path(kind: str, name: str, key: str) -> Path:
+    from gbench.assets import gbench_home
+
+    return gbench_home() / "cache" / kind / f"{name}-{key[:16]}.pt"
+
+
+def load_cached(path: Path, key: str) -> dict | None:
+    """The cached tensors, or None when absent, unreadable or not matching key/digest."""
+    if not path.exists():
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if blob.get("key") == key and sha256_state_dict(blob["tensors"]) == blob.get("digest"):
+            return blob["tensors"]
+    except Exception:
+        pass
+    warnings.warn(f"cache file {path} is corrupt or stale; recomputing it", stacklevel=2)
+    return None
+
+
+def save_cached(path: Path, key: str, tensors: dict[str, torch.Tensor]) -> None:
+    atomic_torch_save({"key": key, "digest": sha256_state_dict(tensors), "tensors": tensors}, path)

@@ -1,0 +1,80 @@
+"""Registry of fixed evaluation protocols and their fingerprints.
+
+A protocol names every constant that changes a number: reference set and split, sample counts,
+feature extractor, resize, quantization, IS splits, KID subsets, and the seed of generated samples.
+Its fingerprint is `<id>@<hash8>`, the hash covering all those constants plus the extractor
+weights' sha256 and the reference data's checksum. Rankings and comparisons never mix fingerprints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+
+from gbench.errors import GBenchError
+
+QUANTIZATION = "uint8 = clamp(round((x + 1) * 127.5), 0, 255)"  # the one convention for generated images
+INCEPTION_RESIZE = "TF1-compatible bilinear to 299x299 inside torch-fidelity's inception-v3-compat"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    id: str
+    description: str
+    extractor: str  # "inception-v3-compat" or "toy-shapes32"
+    reference: str  # dataset name (gbench.data)
+    reference_split: str
+    n_gen: int
+    n_ref: int  # 0 = the whole split
+    resolution: int
+    resize: str
+    metrics: tuple = ("is", "fid", "kid")
+    is_splits: int = 10
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    sample_seed: int = 0  # seed of the z (and label) stream of generated samples
+    quantization: str = QUANTIZATION
+    comparable: str = ""  # which published numbers this protocol matches, "" = none
+
+    def constants(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _cifar(id_: str, split: str, n_gen: int, n_ref: int, description: str, comparable: str) -> Protocol:
+    return Protocol(id_, description, "inception-v3-compat", "cifar10", split, n_gen, n_ref, 32, INCEPTION_RESIZE, comparable=comparable)
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.id: p
+    for p in [
+        _cifar("cifar10-50k", "train", 50_000, 50_000, "CIFAR-10: 50k generated vs the 50k training images (IS 10 splits, FID, KID 100x1000)",
+               "AutoGAN / SN-GAN / TransGAN papers (TF-Inception, train statistics, 50k samples)"),
+        _cifar("cifar10-10k-test", "test", 10_000, 10_000, "CIFAR-10: 10k generated vs the 10k test images (DiffAugment/StyleGAN2 fid10k)",
+               "DiffAugment paper's fid10k / is10k (StyleGAN2, BigGAN)"),
+        _cifar("cifar10-10k", "train", 10_000, 50_000, "CIFAR-10 quick check: 10k generated vs the training set; biased upward vs 50k", ""),
+        Protocol("stl10-48-50k", "STL-10 48x48: 50k generated vs train+unlabeled (105k) resized to 48", "inception-v3-compat", "stl10",
+                 "train+unlabeled", 50_000, 0, 48, INCEPTION_RESIZE, comparable="AutoGAN / TransGAN STL-10 numbers (48x48)"),
+        Protocol("celeba64-50k", "CelebA 64x64 (crop 108, resize 64): 50k generated vs the training split", "inception-v3-compat",
+                 "celeba", "train", 50_000, 0, 64, INCEPTION_RESIZE),
+        Protocol("mnist-10k", "MNIST 28x28 replicated to 3 channels: 10k generated vs the 10k test images", "inception-v3-compat",
+                 "mnist", "test", 10_000, 10_000, 28, INCEPTION_RESIZE),
+        Protocol("toy-shapes32", "shapes32 toy protocol: features of a small classifier trained on shapes32; not comparable to any paper",
+                 "toy-shapes32", "shapes32", "test", 2_000, 5_000, 32, "none (32x32 in)", kid_subsets=50, kid_subset_size=1000),
+    ]
+}
+
+
+def get_protocol(protocol_id: str) -> Protocol:
+    if protocol_id not in PROTOCOLS:
+        hint = difflib.get_close_matches(protocol_id, PROTOCOLS, n=1)
+        raise GBenchError(f"unknown protocol {protocol_id!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(PROTOCOLS)}"))
+    return PROTOCOLS[protocol_id]
+
+
+def fingerprint(protocol: Protocol, extractor_sha256: str, reference_checksum: str) -> str:
+    """`<id>@<hash8>` over the protocol's constants, the extractor weights and the reference data."""
+    blob = json.dumps({**protocol.constants(), "extractor_sha256": extractor_sha256, "reference_checksum": reference_checksum}, sort_keys=True, default=list)
+    return f"{protocol.id}@{hashlib.sha256(blob.encode()).hexdigest()[:8]}"

@@ -1,0 +1,211 @@
+"""The unconditional / class-conditional GAN trainer.
+
+One G step = `n_critic` D steps (each on a fresh real batch of `batch_size_d` and fresh z) followed
+by one G step on fresh z of `batch_size_g`. Differentiable augmentation wraps every D input (reals,
+fakes, penalty interpolates, G-step fakes). EMA of G after each G step. TransGAN's extras
+(locality schedule, MT-CT super-resolution loss) hook in when the experiment switches them on.
+
+Deviation from the TransGAN/AutoGAN loop (which runs the G step when `d_step % n_critic == 0`, i.e.
+D, G, D, D, D, D, G, ...): gbench runs n_critic D steps before each G step. Same ratio, one phase shift.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import reference_models
+from gbench import losses
+from gbench.config import RunConfig
+from gbench.data.base import ImageSet
+from gbench.errors import GBenchError
+from gbench.sampling import generate, sample_labels, sample_latent
+from gbench.train.ema import EMA
+from gbench.train.sampler import EpochSampler, real_batch
+
+
+def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
+    """G and D of the experiment, with the training switches that live in the model (TransGAN)."""
+    g_kwargs = dict(cfg.model.g_kwargs)
+    if cfg.train.local_init != "off":
+        g_kwargs["local_init"] = cfg.train.local_init
+    if cfg.train.co_train_sr:
+        g_kwargs["co_train_sr"] = True
+    try:
+        G = reference_models.build_generator(cfg.model.generator, **g_kwargs)
+        D = reference_models.build_discriminator(cfg.model.discriminator, **cfg.model.d_kwargs)
+    except (KeyError, TypeError) as exc:
+        msg = exc.args[0] if exc.args else str(exc)
+        raise GBenchError(f"cannot build the models of {cfg.experiment}: {msg}") from None
+    return G, D
+
+
+def make_augment(cfg: RunConfig) -> Callable[[torch.Tensor], torch.Tensor]:
+    if cfg.train.augment == "none":
+        return lambda x: x
+    from gbench.augment import diff_augment
+
+    variant = {"diffaug": "original", "diffaug-transgan": "transgan"}.get(cfg.train.augment)
+    if variant is None:
+        raise GBenchError(f"train.augment must be none, diffaug or diffaug-transgan, not {cfg.train.augment!r}")
+    return lambda x: diff_augment(x, cfg.train.augment_policy, variant=variant)
+
+
+def lr_factor(schedule: str, step: int, total: int) -> float:
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return max(0.0, 1.0 - step / total)
+    raise GBenchError(f"train.lr_schedule must be constant or linear, not {schedule!r}")
+
+
+def _optimizer(cfg: RunConfig, params, lr: float, betas: tuple) -> torch.optim.Optimizer:
+    if cfg.train.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
+    if cfg.train.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.train.momentum)
+    raise GBenchError(f"train.optimizer must be adam or sgd, not {cfg.train.optimizer!r}")
+
+
+@dataclass
+class StepLog:
+    """Running sums of the logged quantities between two log lines (kept as tensors: no per-step sync)."""
+
+    sums: dict = field(default_factory=dict)
+    count: int = 0
+
+    def add(self, **values: torch.Tensor) -> None:
+        for k, v in values.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v.detach().float()
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        return {k: float(v) / max(self.count, 1) for k, v in self.sums.items()}
+
+
+class GANTrainer:
+    def __init__(self, cfg: RunConfig, data: ImageSet, device: torch.device, rank: int = 0, world_size: int = 1):
+        self.cfg, self.data, self.device = cfg, data, device
+        t = cfg.train
+        if t.loss not in losses.LOSSES:
+            raise GBenchError(f"unknown loss {t.loss!r}; known: {', '.join(losses.LOSSES)}")
+        self.G, self.D = (m.to(device) for m in build_models(cfg))
+        self.conditional = getattr(self.G, "num_classes", 0) > 0
+        if self.conditional and data.labels is None:
+            raise GBenchError(f"{cfg.model.generator} is class-conditional but dataset {data.name} has no labels")
+        self.opt_g = _optimizer(cfg, self.G.parameters(), t.lr_g, t.betas_g)
+        self.opt_d = _optimizer(cfg, self.D.parameters(), t.lr_d, t.betas_d)
+        self.ema = EMA(self.G, decay=t.ema_decay, halflife_kimg=t.ema_halflife_kimg, rampup=t.ema_rampup,
+                       start_step=t.ema_start_step, images_per_step=t.batch_size_d) if t.ema else None
+        self.sampler = EpochSampler(len(data), t.batch_size_d, seed=cfg.seed, rank=rank, world_size=world_size)
+        self.augment = make_augment(cfg)
+        self.step = 0  # G steps done
+        self.world_size = world_size
+
+    # -- state -------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.ema.model.state_dict() if self.ema else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "lr": {"g": self.opt_g.param_groups[0]["lr"], "d": self.opt_d.param_groups[0]["lr"]},
+            "sampler": self.sampler.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = state["step"]
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        if self.ema:
+            self.ema.model.load_state_dict(state["G_ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sampler.load_state_dict(state["sampler"])
+
+    @property
+    def eval_generator(self) -> nn.Module:
+        return self.ema.model if (self.ema and self.cfg.eval.use_ema) else self.G
+
+    # -- one G step ----------------------------------------------------------------------------------
+    def _critic(self, y):
+        return lambda x: self.D(self.augment(x)) if y is None else self.D(self.augment(x), y)
+
+    def train_step(self, log: StepLog) -> None:
+        t, G, D = self.cfg.train, self.G, self.D
+        factor = lr_factor(t.lr_schedule, self.step, t.steps)
+        for opt, base in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
+        if hasattr(G, "set_data_epoch"):  # TransGAN locality schedule, also on the EMA copy that samples
+            for model in (G, self.ema.model) if self.ema else (G,):
+                model.set_data_epoch(self.sampler.data_epoch)
+
+        D.requires_grad_(True)
+        for _ in range(t.n_critic):
+            real, y_real = real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
+                                      dequantize=self.cfg.data.dequantize)
+            b = real.shape[0]
+            z, y_fake = sample_latent(G, b, device=self.device), sample_labels(G, b, device=self.device)
+            with torch.no_grad():
+                fake = generate(G, z, y_fake)
+            d_real = self._critic(y_real)(real)
+            d_fake = self._critic(y_fake)(fake)
+            loss_d = losses.d_loss(t.loss, d_real, d_fake)
+            terms = {"d_real": d_real.mean(), "d_fake": d_fake.mean()}
+            if t.loss in ("wgan-gp", "wgan-gp-eps"):
+                gp = losses.gradient_penalty(self._critic(y_real), real, fake)  # interpolates carry the real labels
+                loss_d = loss_d + t.gp_weight * gp
+                terms["gp"] = gp
+            if t.loss == "wgan-gp-eps":
+                drift = losses.drift_penalty(d_real)
+                loss_d = loss_d + t.drift_weight * drift
+                terms["drift"] = drift
+            if t.r1_gamma > 0:
+                r1 = losses.r1_penalty(self._critic(y_real), real, t.r1_gamma)
+                loss_d = loss_d + r1
+                terms["r1"] = r1
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            if t.grad_clip > 0:
+                nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
+            self.opt_d.step()
+
+        D.requires_grad_(False)
+        bg = t.batch_size_g // self.world_size
+        z, y_fake = sample_latent(G, bg, device=self.device), sample_labels(G, bg, device=self.device)
+        fake = generate(G, z, y_fake)
+        loss_g = losses.g_loss(t.loss, self._critic(y_fake)(fake))
+        if t.co_train_sr:
+            bottom = G.bottom_width if hasattr(G, "bottom_width") else G.cfg.bottom_width
+            low = F.avg_pool2d(real, real.shape[-1] // bottom)
+            sr = F.mse_loss(G.super_resolve(low), real)
+            loss_g = loss_g + t.co_train_sr_weight * sr
+            terms["sr_mse"] = sr
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        if t.grad_clip > 0:
+            nn.utils.clip_grad_norm_(G.parameters(), t.grad_clip)
+        self.opt_g.step()
+        D.requires_grad_(True)
+
+        if self.ema:
+            images_seen = self.step * t.n_critic * t.batch_size_d
+            self.ema.update(G, self.ema.beta(self.step, images_seen))
+        self.step += 1
+        log.add(loss_d=loss_d, loss_g=loss_g, **terms)
+
+
+def check_finite(values: dict[str, float], step: int) -> None:
+    bad = [k for k, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise GBenchError(f"training diverged at G step {step}: {', '.join(bad)} became NaN/inf; "
+                          "the last good checkpoint is kept (lower the LR or check the data)")
+

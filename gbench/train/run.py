@@ -1,0 +1,201 @@
+"""A run: directory, config.json, training with checkpoints and automatic resume, evaluation, report.
+
+`runs/<experiment>/<preset>-<confighash8>/` holds config.json, metrics.jsonl (one line per log
+step), checkpoints/, samples/, eval.json, report.md/html and plots/. Rerunning the same command
+finds the same directory and resumes from its newest readable checkpoint; a run killed after a
+checkpoint ends with exactly the figures of an uninterrupted one (CPU, deterministic algorithms).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+import gbench
+from gbench.config import RunConfig
+from gbench.errors import GBenchError
+from gbench.io import atomic_write_json
+from gbench.train.checkpoint import load_latest_checkpoint, rng_state, save_checkpoint, set_rng_state
+from gbench.train.gan import GANTrainer, StepLog, check_finite
+
+GRID_SEED = 20_240_601  # fixed z of the sample grids
+GRID_SIZE = 64
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GBenchError("--device cuda requested but torch sees no CUDA device (use --device cpu or auto)")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise GBenchError(f"--device must be auto, cpu or cuda[:N], not {name!r}")
+    return torch.device(name)
+
+
+def run_dir_for(cfg: RunConfig, out: str | Path) -> Path:
+    return Path(out) / cfg.experiment / f"{cfg.preset}-{cfg.hash()[:8]}"
+
+
+def _git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parents[2]
+        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _write_config(run_dir: Path, cfg: RunConfig, device: torch.device) -> None:
+    path = run_dir / "config.json"
+    if path.exists():
+        return
+    atomic_write_json({
+        "config": cfg.to_dict(),
+        "config_hash": cfg.hash(),
+        "device": str(device),
+        "versions": {"gbench": gbench.__version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
+        "git_commit": _git_commit(),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }, path)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after the checkpoint we resume from (a killed run may have logged past it)."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+def save_sample_grid(G: torch.nn.Module, path: Path, device) -> None:
+    from gbench.report.grid import sample_grid
+
+    sample_grid(G, path, n=GRID_SIZE, seed=GRID_SEED, device=device)
+
+
+def train_and_evaluate(cfg: RunConfig, *, out: str | Path = "runs", device: str = "auto", console: Console | None = None,
+                       stop_after: int | None = None) -> Path:
+    """Train (or resume) the run of `cfg`, evaluate at step 0 and at the end, write eval.json and reports.
+
+    `stop_after`: return after that many G steps (tests use it to simulate an interrupted run).
+    """
+    from gbench.data import load_dataset
+    from gbench.metrics.evaluate import evaluate_generator
+    from gbench.report.run_report import render_run_report
+
+    console = console or Console()
+    dev = resolve_device(device)
+    run_dir = run_dir_for(cfg, out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_config(run_dir, cfg, dev)
+    log_path = run_dir / "metrics.jsonl"
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=dev.type == "cuda")
+    _seed_everything(cfg.seed)
+
+    data = load_dataset(cfg.data.dataset, cfg.data.split, root=cfg.data.root, resolution=cfg.data.resolution, size=cfg.data.size)
+    trainer = GANTrainer(cfg, data, dev)
+    t = cfg.train
+
+    def evaluate(step: int) -> dict:
+        with console.status(f"evaluating step {step} under {cfg.eval.protocol} ..."):
+            result = evaluate_generator(trainer.eval_generator, cfg.eval.protocol, device=dev, batch_size=cfg.eval.batch_size)
+        result = {"step": step, "generator": "ema" if trainer.ema and cfg.eval.use_ema else "G", **result}
+        console.print(f"  step {step}: " + _format_metrics(result))
+        with open(log_path, "a") as f:
+            f.write(json.dumps({"step": step, "eval": result["metrics"], "fingerprint": result["fingerprint"]}) + "\n")
+        return result
+
+    state, ckpt_path = load_latest_checkpoint(run_dir)
+    evals: list[dict] = []
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+        set_rng_state(state["rng"])
+        evals = json.loads(state["evals"])
+        _truncate_log(log_path, trainer.step)
+        console.print(f"[bold]resumed[/bold] {run_dir} from step {trainer.step} ({ckpt_path.name})")
+    else:
+        log_path.unlink(missing_ok=True)
+        console.print(f"[bold]run[/bold] {cfg.experiment} ({cfg.preset}) -> {run_dir}  [device {dev}]")
+        if cfg.eval.at_start:
+            evals.append(evaluate(0))
+
+    def checkpoint() -> None:
+        save_checkpoint(run_dir, trainer.step, {"trainer": trainer.state_dict(), "rng": rng_state(), "evals": json.dumps(evals),
+                                                "config_hash": cfg.hash()})
+
+    log, window_start, step_at_window = StepLog(), time.perf_counter(), trainer.step
+
+    def flush_log() -> None:
+        nonlocal log, window_start, step_at_window
+        if log.count == 0:
+            return
+        values = log.means()
+        check_finite(values, trainer.step)
+        seconds = time.perf_counter() - window_start
+        images = (trainer.step - step_at_window) * t.n_critic * t.batch_size_d
+        record = {"step": trainer.step, "data_epoch": round(trainer.sampler.data_epoch, 4), **{k: round(v, 6) for k, v in values.items()},
+                  "lr_g": trainer.opt_g.param_groups[0]["lr"], "lr_d": trainer.opt_d.param_groups[0]["lr"],
+                  "img_per_s": round(images / seconds, 1) if seconds > 0 else None}
+        with open(log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        progress.update(task, losses=f"D {values['loss_d']:.3f}  G {values['loss_g']:.3f}  {record['img_per_s']} img/s")
+        log, window_start, step_at_window = StepLog(), time.perf_counter(), trainer.step
+
+    columns = [TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[losses]}"),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("train", total=t.steps, completed=trainer.step, losses="")
+        while trainer.step < t.steps:
+            trainer.train_step(log)
+            progress.update(task, completed=trainer.step)
+            last = trainer.step == t.steps
+            if trainer.step % t.log_every == 0 or last:
+                flush_log()
+            if (t.sample_every and trainer.step % t.sample_every == 0) or last:
+                save_sample_grid(trainer.eval_generator, run_dir / "samples" / f"step-{trainer.step:08d}.png", dev)
+            if t.eval_every and trainer.step % t.eval_every == 0 and not last:
+                evals.append(evaluate(trainer.step))
+            if trainer.step % t.checkpoint_every == 0 or last:
+                flush_log()
+                checkpoint()
+            if stop_after is not None and trainer.step >= stop_after and not last:
+                return run_dir
+
+    if not evals or evals[-1]["step"] != trainer.step:
+        evals.append(evaluate(trainer.step))
+        checkpoint()  # the final evaluation is part of the state: a rerun does not recompute it
+    final = evals[-1]
+    atomic_write_json({"experiment": cfg.experiment, "preset": cfg.preset, "run_dir": str(run_dir), "config_hash": cfg.hash(),
+                       "final": final, "evaluations": evals}, run_dir / "eval.json")
+    render_run_report(run_dir)
+    console.print(f"[bold green]done[/bold green] {run_dir}  " + _format_metrics(final))
+    return run_dir
+
+
+def _format_metrics(result: dict) -> str:
+    m = result["metrics"]
+    parts = []
+    if "is_mean" in m:
+        parts.append(f"IS {m['is_mean']:.3f} ± {m['is_std']:.3f}")
+    if "fid" in m:
+        parts.append(f"FID {m['fid']:.3f}")
+    if "kid_mean" in m:
+        parts.append(f"KID {m['kid_mean']:.4f} ± {m['kid_std']:.4f}")
+    return "  ".join(parts) + f"   [{result['fingerprint']}, n_gen {result['n_gen']}, n_ref {result['n_ref']}]"
+
