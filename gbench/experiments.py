@@ -46,7 +46,7 @@ def _dcgan() -> Experiment:
                           betas_g=(0.5, 0.999), betas_d=(0.5, 0.999), ema=False, checkpoint_every=1000, sample_every=1000, log_every=50),
         eval=EvalConfig(protocol="cifar10-50k", use_ema=False),
     )
-    smoke = {**SMOKE_DATA, "model.g_kwargs.g_channels": 16, "model.d_kwargs.d_channels": 16, "train.steps": 150,
+    smoke = {**SMOKE_DATA, "model.g_kwargs.g_channels": 16, "model.d_kwargs.d_channels": 16, "train.steps": 200,
              "train.batch_size_d": 64, "train.batch_size_g": 64, "train.ema": True, "train.ema_decay": 0.95, "eval.use_ema": True,
              "train.checkpoint_every": 50, "train.sample_every": 50, "train.log_every": 10}
     quick = {"train.steps": 5_000, "eval.protocol": "cifar10-10k"}

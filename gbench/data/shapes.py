@@ -92,8 +92,9 @@ def load_shapes32(size: int = DEFAULT_SIZE, split: str = "train", resolution: in
     size = size or DEFAULT_SIZE
     images, labels = [], []
     for start in range(0, size, CHUNK):
-        im, lb = render(min(CHUNK, size - start), seed=base + start // CHUNK, resolution=resolution)
-        images.append(im)
-        labels.append(lb)
+        im, lb = render(CHUNK, seed=base + start // CHUNK, resolution=resolution)  # whole chunks: any prefix is stable
+        take = min(CHUNK, size - start)
+        images.append(im[:take])
+        labels.append(lb[:take])
     checksum = hashlib.sha256(f"shapes32-v{VERSION}-{split}-{size}-{resolution}".encode()).hexdigest()[:16]
     return ImageSet(torch.cat(images), torch.cat(labels), name=f"shapes32-{split}", checksum=checksum)

@@ -1,0 +1,27 @@
+"""End to end: the smoke preset trains, evaluates step 0 and the final EMA generator, and reports."""
+
+import json
+
+from typer.testing import CliRunner
+
+from gbench.cli import app
+
+
+def test_dcgan_smoke_end_to_end(tmp_path):
+    result = CliRunner().invoke(app, ["run", "dcgan", "--preset", "smoke", "--out", str(tmp_path), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    run_dir = next((tmp_path / "dcgan").iterdir())
+    ev = json.loads((run_dir / "eval.json").read_text())
+    first, final = ev["evaluations"][0], ev["final"]
+    assert first["step"] == 0 and final["step"] == 200 and final["generator"] == "ema"
+    assert final["fingerprint"].startswith("toy-shapes32@") and final["fingerprint"] == first["fingerprint"]
+    assert final["metrics"]["fid"] < 0.9 * first["metrics"]["fid"]  # training moved the generator towards the data
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["config"]["train"]["steps"] == 200 and config["versions"]["torch"]
+    log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any("loss_d" in r and r["img_per_s"] for r in log)
+    report = (run_dir / "report.md").read_text()
+    assert "toy-shapes32@" in report and "not comparable" in report and "![losses]" in report
+    html = (run_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 2  # loss curves and the sample grid, embedded
+    assert (run_dir / "plots" / "losses.png").exists() and list((run_dir / "samples").glob("*.png"))
