@@ -46,13 +46,13 @@ def models() -> None:
 
     Example: `gbench models`
     """
-    from gbench.experiments import EXPERIMENTS
+    from gbench.experiments import experiments
     from gbench.inspect import parameter_counts
 
     table = Table(title="gbench experiments", show_lines=False)
     for col in ("experiment", "model", "G params", "D params", "paper data / protocol", "presets"):
         table.add_column(col, no_wrap=col != "model")
-    for exp in EXPERIMENTS.values():
+    for exp in experiments().values():
         g, d = parameter_counts(exp.paper)
         table.add_row(exp.name, exp.title, f"{g / 1e6:.3f}M", f"{d / 1e6:.3f}M" if d else "-",
                       f"{exp.paper.data.dataset} / {exp.paper.eval.protocol}", "paper, " + ", ".join(exp.presets))

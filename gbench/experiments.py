@@ -9,9 +9,10 @@ Presets are dicts of dotted overrides on the paper config; `--set key=value` goe
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass, field, replace
 
-from gbench.config import PRESETS, DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig, apply_overrides
+from gbench.config import PRESETS, RunConfig, apply_overrides
 from gbench.errors import GBenchError
 
 
@@ -36,28 +37,22 @@ SMOKE_DATA = {"data.dataset": "shapes32", "data.split": "train", "data.size": 50
               "eval.protocol": "toy-shapes32"}
 
 
-def _dcgan() -> Experiment:
-    paper = RunConfig(
-        experiment="dcgan",
-        model=ModelConfig("dcgan", "dcgan"),
-        data=DataConfig(dataset="cifar10", split="train", resolution=32),
-        # pytorch/examples: 25 epochs; at the paper's batch 128 that is 25 x 390 = 9,750 G steps on CIFAR-10.
-        train=TrainConfig(steps=9_750, n_critic=1, batch_size_d=128, batch_size_g=128, loss="ns", lr_g=2e-4, lr_d=2e-4,
-                          betas_g=(0.5, 0.999), betas_d=(0.5, 0.999), ema=False, checkpoint_every=1000, sample_every=1000, log_every=50),
-        eval=EvalConfig(protocol="cifar10-50k", use_ema=False),
-    )
-    smoke = {**SMOKE_DATA, "model.g_kwargs.g_channels": 16, "model.d_kwargs.d_channels": 16, "train.steps": 200,
-             "train.batch_size_d": 64, "train.batch_size_g": 64, "train.ema": True, "train.ema_decay": 0.95, "eval.use_ema": True,
-             "train.checkpoint_every": 50, "train.sample_every": 50, "train.log_every": 10}
-    quick = {"train.steps": 5_000, "eval.protocol": "cifar10-10k"}
-    return Experiment("dcgan", "DCGAN 32x32 (Radford et al., 2016), pytorch/examples recipe", "pytorch/examples dcgan/main.py (+ paper batch 128)",
-                      paper, {"smoke": smoke, "quick": quick},
-                      deviations=("32x32 variant with one stage fewer than the examples' 64x64 network (models.md 3b)",
-                                  "BCE-with-logits instead of Sigmoid + BCELoss (same loss, stabler)",
-                                  "smoke preset adds an EMA (decay 0.95) so the smoke path exercises EMA evaluation"))
+def _collect() -> dict[str, Experiment]:
+    """Experiments from every module of gbench/recipes/ (one file per model family, each with EXPERIMENTS = [...])."""
+    import importlib
+    import pkgutil
+
+    import gbench.recipes
+
+    found: dict[str, Experiment] = {}
+    for info in sorted(pkgutil.iter_modules(gbench.recipes.__path__), key=lambda m: m.name):
+        for exp in importlib.import_module(f"gbench.recipes.{info.name}").EXPERIMENTS:
+            if exp.name in found:
+                raise RuntimeError(f"experiment {exp.name!r} is defined twice (gbench/recipes/{info.name}.py)")
+            found[exp.name] = exp
+    return found
 
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [_dcgan()]}
 
 
 def _unknown(kind: str, name: str, known) -> GBenchError:
@@ -65,10 +60,17 @@ def _unknown(kind: str, name: str, known) -> GBenchError:
     return GBenchError(f"unknown {kind} {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"))
 
 
+@functools.lru_cache(maxsize=1)
+def experiments() -> dict[str, Experiment]:
+    """All experiments by name (collected once from gbench/recipes/)."""
+    return _collect()
+
+
 def get_experiment(name: str) -> Experiment:
-    if name not in EXPERIMENTS:
-        raise _unknown("experiment", name, EXPERIMENTS)
-    return EXPERIMENTS[name]
+    registry = experiments()
+    if name not in registry:
+        raise _unknown("experiment", name, registry)
+    return registry[name]
 
 
 def paper_config_for(name: str) -> RunConfig:

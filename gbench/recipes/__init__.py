@@ -1,0 +1,1 @@
+"""Experiment recipes, one module per model family; each defines EXPERIMENTS = [Experiment, ...]."""
