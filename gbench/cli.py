@@ -103,11 +103,10 @@ def run(
     * `gbench run dcgan --preset smoke`
     * `gbench run dcgan --set train.steps=2000 --set train.batch_size_d=64 --seed 1`
     """
-    from gbench.experiments import resolve_config
-    from gbench.train.run import train_and_evaluate
+    from gbench.experiments import resolve_config, run_experiment
 
     cfg = resolve_config(experiment, preset, set_, seed)
-    train_and_evaluate(cfg, out=out, device=device, console=console)
+    run_experiment(cfg, out=out, device=device, console=console)
 
 
 @app.command()

@@ -85,3 +85,10 @@ def resolve_config(name: str, preset: str = "paper", overrides: list[str] | None
     if seed is not None:
         cfg = replace(cfg, seed=seed)
     return cfg
+
+
+def run_experiment(cfg: RunConfig, **kwargs):
+    """Train and evaluate `cfg` with the trainer of its experiment's task (see gbench/train/run.py)."""
+    from gbench.train.run import train_and_evaluate
+
+    return train_and_evaluate(cfg, task=get_experiment(cfg.experiment).task, **kwargs)

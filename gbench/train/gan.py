@@ -22,11 +22,13 @@ from torch import nn
 import reference_models
 from gbench import losses
 from gbench.config import RunConfig
-from gbench.data.base import ImageSet
 from gbench.errors import GBenchError
 from gbench.sampling import generate, sample_labels, sample_latent
 from gbench.train.ema import EMA
 from gbench.train.sampler import EpochSampler, real_batch
+
+GRID_SEED = 20_240_601  # fixed z of the sample grids
+GRID_SIZE = 64
 
 
 def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
@@ -89,7 +91,14 @@ class StepLog:
 
 
 class GANTrainer:
-    def __init__(self, cfg: RunConfig, data: ImageSet, device: torch.device, rank: int = 0, world_size: int = 1):
+    """Trainer of task "gan". The run loop (gbench/train/run.py) needs from every trainer: `step`,
+    `train_step(log)`, `state_dict()`/`load_state_dict()`, `evaluate(step)`, `save_samples(path)`,
+    `learning_rates()`, `data_epoch`, `images_per_step` and `generator_label`."""
+
+    def __init__(self, cfg: RunConfig, device: torch.device, rank: int = 0, world_size: int = 1):
+        from gbench.data import load_dataset
+
+        data = load_dataset(cfg.data.dataset, cfg.data.split, root=cfg.data.root, resolution=cfg.data.resolution, size=cfg.data.size)
         self.cfg, self.data, self.device = cfg, data, device
         t = cfg.train
         if t.loss not in losses.LOSSES:
@@ -133,6 +142,32 @@ class GANTrainer:
     @property
     def eval_generator(self) -> nn.Module:
         return self.ema.model if (self.ema and self.cfg.eval.use_ema) else self.G
+
+    @property
+    def generator_label(self) -> str:
+        return "ema" if self.eval_generator is not self.G else "G"
+
+    @property
+    def data_epoch(self) -> float:
+        return self.sampler.data_epoch
+
+    @property
+    def images_per_step(self) -> int:
+        """Real images through D per G step (the img/s in the logs)."""
+        return self.cfg.train.n_critic * self.cfg.train.batch_size_d
+
+    def learning_rates(self) -> dict[str, float]:
+        return {"lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"]}
+
+    def evaluate(self, step: int) -> dict:
+        from gbench.metrics.evaluate import evaluate_generator
+
+        return evaluate_generator(self.eval_generator, self.cfg.eval.protocol, device=self.device, batch_size=self.cfg.eval.batch_size)
+
+    def save_samples(self, path) -> None:
+        from gbench.report.grid import sample_grid
+
+        sample_grid(self.eval_generator, path, n=GRID_SIZE, seed=GRID_SEED, device=self.device)
 
     # -- one G step ----------------------------------------------------------------------------------
     def _critic(self, y):

@@ -27,8 +27,13 @@ from gbench.io import atomic_write_json
 from gbench.train.checkpoint import load_latest_checkpoint, rng_state, save_checkpoint, set_rng_state
 from gbench.train.gan import GANTrainer, StepLog, check_finite
 
-GRID_SEED = 20_240_601  # fixed z of the sample grids
-GRID_SIZE = 64
+
+def _trainer_class(task: str):
+    """The trainer of a task kind: "gan" (unconditional/conditional); more kinds register here."""
+    trainers = {"gan": GANTrainer}
+    if task not in trainers:
+        raise GBenchError(f"no trainer for task {task!r}; known: {', '.join(trainers)}")
+    return trainers[task]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -81,20 +86,12 @@ def _truncate_log(path: Path, step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept))
 
 
-def save_sample_grid(G: torch.nn.Module, path: Path, device) -> None:
-    from gbench.report.grid import sample_grid
-
-    sample_grid(G, path, n=GRID_SIZE, seed=GRID_SEED, device=device)
-
-
-def train_and_evaluate(cfg: RunConfig, *, out: str | Path = "runs", device: str = "auto", console: Console | None = None,
-                       stop_after: int | None = None) -> Path:
+def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "runs", device: str = "auto",
+                       console: Console | None = None, stop_after: int | None = None) -> Path:
     """Train (or resume) the run of `cfg`, evaluate at step 0 and at the end, write eval.json and reports.
 
     `stop_after`: return after that many G steps (tests use it to simulate an interrupted run).
     """
-    from gbench.data import load_dataset
-    from gbench.metrics.evaluate import evaluate_generator
     from gbench.report.run_report import render_run_report
 
     console = console or Console()
@@ -108,14 +105,13 @@ def train_and_evaluate(cfg: RunConfig, *, out: str | Path = "runs", device: str 
     torch.use_deterministic_algorithms(True, warn_only=dev.type == "cuda")
     _seed_everything(cfg.seed)
 
-    data = load_dataset(cfg.data.dataset, cfg.data.split, root=cfg.data.root, resolution=cfg.data.resolution, size=cfg.data.size)
-    trainer = GANTrainer(cfg, data, dev)
+    trainer = _trainer_class(task)(cfg, dev)
     t = cfg.train
 
     def evaluate(step: int) -> dict:
         with console.status(f"evaluating step {step} under {cfg.eval.protocol} ..."):
-            result = evaluate_generator(trainer.eval_generator, cfg.eval.protocol, device=dev, batch_size=cfg.eval.batch_size)
-        result = {"step": step, "generator": "ema" if trainer.ema and cfg.eval.use_ema else "G", **result}
+            result = trainer.evaluate(step)
+        result = {"step": step, "generator": trainer.generator_label, **result}
         console.print(f"  step {step}: " + _format_metrics(result))
         with open(log_path, "a") as f:
             f.write(json.dumps({"step": step, "eval": result["metrics"], "fingerprint": result["fingerprint"]}) + "\n")
@@ -148,27 +144,27 @@ def train_and_evaluate(cfg: RunConfig, *, out: str | Path = "runs", device: str 
         values = log.means()
         check_finite(values, trainer.step)
         seconds = time.perf_counter() - window_start
-        images = (trainer.step - step_at_window) * t.n_critic * t.batch_size_d
-        record = {"step": trainer.step, "data_epoch": round(trainer.sampler.data_epoch, 4), **{k: round(v, 6) for k, v in values.items()},
-                  "lr_g": trainer.opt_g.param_groups[0]["lr"], "lr_d": trainer.opt_d.param_groups[0]["lr"],
-                  "img_per_s": round(images / seconds, 1) if seconds > 0 else None}
+        images = (trainer.step - step_at_window) * trainer.images_per_step
+        record = {"step": trainer.step, "data_epoch": round(trainer.data_epoch, 4), **{k: round(v, 6) for k, v in values.items()},
+                  **trainer.learning_rates(), "img_per_s": round(images / seconds, 1) if seconds > 0 else None}
         with open(log_path, "a") as f:
             f.write(json.dumps(record) + "\n")
-        progress.update(task, losses=f"D {values['loss_d']:.3f}  G {values['loss_g']:.3f}  {record['img_per_s']} img/s")
+        shown = "  ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in values.items() if k.startswith("loss_"))
+        progress.update(bar, losses=f"{shown}  {record['img_per_s']} img/s")
         log, window_start, step_at_window = StepLog(), time.perf_counter(), trainer.step
 
     columns = [TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[losses]}"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("train", total=t.steps, completed=trainer.step, losses="")
+        bar = progress.add_task("train", total=t.steps, completed=trainer.step, losses="")
         while trainer.step < t.steps:
             trainer.train_step(log)
-            progress.update(task, completed=trainer.step)
+            progress.update(bar, completed=trainer.step)
             last = trainer.step == t.steps
             if trainer.step % t.log_every == 0 or last:
                 flush_log()
             if (t.sample_every and trainer.step % t.sample_every == 0) or last:
-                save_sample_grid(trainer.eval_generator, run_dir / "samples" / f"step-{trainer.step:08d}.png", dev)
+                trainer.save_samples(run_dir / "samples" / f"step-{trainer.step:08d}.png")
             if t.eval_every and trainer.step % t.eval_every == 0 and not last:
                 evals.append(evaluate(trainer.step))
             if trainer.step % t.checkpoint_every == 0 or last:
