@@ -56,7 +56,11 @@ class TrainConfig:
     betas_g: tuple = (0.5, 0.999)
     betas_d: tuple = (0.5, 0.999)
     momentum: float = 0.0  # sgd only
-    lr_schedule: str = "constant"  # constant | linear (to 0 over `steps`)
+    momentum_final: float = 0.0  # sgd: ramp momentum linearly to this over momentum_ramp_epochs (0 = no ramp)
+    momentum_ramp_epochs: tuple = (1.0, 250.0)  # (start, end) data epochs of the ramp (Goodfellow et al. 2014)
+    lr_schedule: str = "constant"  # constant | linear (to 0 over `steps`) | exponential (/ lr_decay per step)
+    lr_decay: float = 1.000004  # exponential schedule: lr_t = lr / lr_decay**t, floored at lr_min
+    lr_min: float = 1e-6
     grad_clip: float = 0.0  # max global grad norm for G and D; 0 = off
     ema: bool = True
     ema_decay: float = 0.999  # per G step, when ema_halflife_kimg == 0

@@ -58,12 +58,24 @@ def make_augment(cfg: RunConfig) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda x: diff_augment(x, cfg.train.augment_policy, variant=variant)
 
 
-def lr_factor(schedule: str, step: int, total: int) -> float:
-    if schedule == "constant":
-        return 1.0
-    if schedule == "linear":
-        return max(0.0, 1.0 - step / total)
-    raise GBenchError(f"train.lr_schedule must be constant or linear, not {schedule!r}")
+def learning_rate(t, base: float, step: int) -> float:
+    """LR of G step `step` under `t.lr_schedule` (stateless: resume needs only the step)."""
+    if t.lr_schedule == "constant":
+        return base
+    if t.lr_schedule == "linear":
+        return base * max(0.0, 1.0 - step / t.steps)
+    if t.lr_schedule == "exponential":
+        return max(base * math.exp(-step * math.log(t.lr_decay)), t.lr_min)
+    raise GBenchError(f"train.lr_schedule must be constant, linear or exponential, not {t.lr_schedule!r}")
+
+
+def momentum(t, data_epoch: float) -> float:
+    """SGD momentum, ramped linearly from `momentum` to `momentum_final` over `momentum_ramp_epochs`."""
+    if not t.momentum_final:
+        return t.momentum
+    start, end = t.momentum_ramp_epochs
+    frac = min(max((data_epoch - start) / max(end - start, 1e-9), 0.0), 1.0)
+    return t.momentum + (t.momentum_final - t.momentum) * frac
 
 
 def _optimizer(cfg: RunConfig, params, lr: float, betas: tuple) -> torch.optim.Optimizer:
@@ -175,10 +187,11 @@ class GANTrainer:
 
     def train_step(self, log: StepLog) -> None:
         t, G, D = self.cfg.train, self.G, self.D
-        factor = lr_factor(t.lr_schedule, self.step, t.steps)
         for opt, base in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
             for group in opt.param_groups:
-                group["lr"] = base * factor
+                group["lr"] = learning_rate(t, base, self.step)
+                if t.optimizer == "sgd":
+                    group["momentum"] = momentum(t, self.sampler.data_epoch)
         if hasattr(G, "set_data_epoch"):  # TransGAN locality schedule, also on the EMA copy that samples
             for model in (G, self.ema.model) if self.ema else (G,):
                 model.set_data_epoch(self.sampler.data_epoch)
