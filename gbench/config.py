@@ -71,11 +71,18 @@ class TrainConfig:
     augment_policy: str = "color,translation,cutout"
     co_train_sr: bool = False  # TransGAN MT-CT auxiliary super-resolution loss
     co_train_sr_weight: float = 50.0
-    local_init: str = "off"  # TransGAN locality-aware init: off | band | window
+    local_init: str = ""  # TransGAN locality-aware init: off | band | window ("" = the model's default)
     checkpoint_every: int = 1000
     sample_every: int = 1000
     eval_every: int = 0  # 0 = evaluate only at step 0 and at the end
     log_every: int = 10
+    # super-resolution trainer (task "sr", gbench/train/sr.py)
+    content_loss: str = "mse"  # "mse" pixel loss (SRResNet) | "vgg54" VGG19 conv5_4 features / 12.75 (SRGAN) | "vgg54-random" (same net, fixed random weights: smoke only)
+    adv_weight: float = 0.0  # weight of the adversarial G term (SRGAN 1e-3); 0 = no discriminator
+    init_from: str = ""  # start G from this run dir (its latest checkpoint) or checkpoint file (SRGAN starts from SRResNet)
+    pretrain_steps: int = 0  # the first G steps use pixel MSE only, without D (a self-contained SRResNet stage)
+    lr_step_at: int = 0  # lr_schedule "step" (sr trainer): from this G step on, LR = lr * lr_step_factor
+    lr_step_factor: float = 0.1
 
 
 @dataclass(frozen=True)

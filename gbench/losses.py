@@ -19,6 +19,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 LOSSES = ("ns", "minimax", "hinge", "wgan", "wgan-gp", "wgan-gp-eps", "lsgan")
 
@@ -48,8 +49,14 @@ def g_loss(name: str, fake: torch.Tensor) -> torch.Tensor:
 
 
 def _input_grad_norm2(critic: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Per-sample ||d critic / d x||^2, differentiable (create_graph) for the penalty's own backward.
+
+    Penalties need double backward; the fused attention kernels (flash / memory-efficient, CPU and CUDA)
+    have no double backward, so transformer critics run here on SDPA's math kernel.
+    """
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    with sdpa_kernel(SDPBackend.MATH):
+        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
     return grad.flatten(1).pow(2).sum(1)
 
 

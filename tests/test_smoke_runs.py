@@ -25,3 +25,12 @@ def test_dcgan_smoke_end_to_end(tmp_path):
     html = (run_dir / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2  # loss curves and the sample grid, embedded
     assert (run_dir / "plots" / "losses.png").exists() and list((run_dir / "samples").glob("*.png"))
+
+
+def test_transgan_s_smoke_end_to_end(tmp_path):
+    result = CliRunner().invoke(app, ["run", "transgan-s", "--preset", "smoke", "--out", str(tmp_path), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    ev = json.loads((next((tmp_path / "transgan-s").iterdir()) / "eval.json").read_text())
+    first, final = ev["evaluations"][0], ev["final"]
+    assert first["step"] == 0 and final["step"] == 100 and final["generator"] == "ema"
+    assert final["metrics"]["fid"] < 0.9 * first["metrics"]["fid"]

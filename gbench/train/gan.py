@@ -34,14 +34,14 @@ GRID_SIZE = 64
 def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
     """G and D of the experiment, with the training switches that live in the model (TransGAN)."""
     g_kwargs = dict(cfg.model.g_kwargs)
-    if cfg.train.local_init != "off":
+    if cfg.train.local_init:
         g_kwargs["local_init"] = cfg.train.local_init
     if cfg.train.co_train_sr:
         g_kwargs["co_train_sr"] = True
     try:
         G = reference_models.build_generator(cfg.model.generator, **g_kwargs)
         D = reference_models.build_discriminator(cfg.model.discriminator, **cfg.model.d_kwargs)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         msg = exc.args[0] if exc.args else str(exc)
         raise GBenchError(f"cannot build the models of {cfg.experiment}: {msg}") from None
     return G, D
@@ -200,6 +200,7 @@ class GANTrainer:
         for _ in range(t.n_critic):
             real, y_real = real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
                                       dequantize=self.cfg.data.dequantize)
+            y_real = y_real if self.conditional else None  # an unconditional D never sees labels
             b = real.shape[0]
             z, y_fake = sample_latent(G, b, device=self.device), sample_labels(G, b, device=self.device)
             with torch.no_grad():
