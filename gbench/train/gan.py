@@ -116,6 +116,10 @@ class GANTrainer:
         if t.loss not in losses.LOSSES:
             raise GBenchError(f"unknown loss {t.loss!r}; known: {', '.join(losses.LOSSES)}")
         self.G, self.D = (m.to(device) for m in build_models(cfg))
+        if world_size > 1:
+            if t.batch_size_d % world_size or t.batch_size_g % world_size:
+                raise GBenchError(f"batch sizes {t.batch_size_d}/{t.batch_size_g} must divide evenly over {world_size} processes")
+            _broadcast_from_main(self.G, self.D)
         self.conditional = getattr(self.G, "num_classes", 0) > 0
         if self.conditional and data.labels is None:
             raise GBenchError(f"{cfg.model.generator} is class-conditional but dataset {data.name} has no labels")
@@ -181,6 +185,19 @@ class GANTrainer:
 
         sample_grid(self.eval_generator, path, n=GRID_SIZE, seed=GRID_SEED, device=self.device)
 
+    def _average_gradients(self, module: nn.Module) -> None:
+        """DDP by hand: one all-reduce of the flattened gradients per model and step. Unlike the
+        DistributedDataParallel wrapper it works through gradient penalties (double backward) and
+        through methods other than forward (TransGAN's super_resolve)."""
+        if self.world_size == 1:
+            return
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        flat = torch._utils._flatten_dense_tensors(grads)
+        torch.distributed.all_reduce(flat)
+        flat /= self.world_size
+        for grad, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+            grad.copy_(synced)
+
     # -- one G step ----------------------------------------------------------------------------------
     def _critic(self, y):
         return lambda x: self.D(self.augment(x)) if y is None else self.D(self.augment(x), y)
@@ -223,6 +240,7 @@ class GANTrainer:
                 terms["r1"] = r1
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
+            self._average_gradients(D)
             if t.grad_clip > 0:
                 nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
             self.opt_d.step()
@@ -240,6 +258,7 @@ class GANTrainer:
             terms["sr_mse"] = sr
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        self._average_gradients(G)
         if t.grad_clip > 0:
             nn.utils.clip_grad_norm_(G.parameters(), t.grad_clip)
         self.opt_g.step()
@@ -250,6 +269,13 @@ class GANTrainer:
             self.ema.update(G, self.ema.beta(self.step, images_seen))
         self.step += 1
         log.add(loss_d=loss_d, loss_g=loss_g, **terms)
+
+
+def _broadcast_from_main(*modules: nn.Module) -> None:
+    """Start every rank from rank 0's weights and buffers (they are equal by seeding; this makes it certain)."""
+    for module in modules:
+        for tensor in [*module.parameters(), *module.buffers()]:
+            torch.distributed.broadcast(tensor.data, src=0)
 
 
 def check_finite(values: dict[str, float], step: int) -> None:

@@ -28,6 +28,9 @@ from gbench.train.checkpoint import load_latest_checkpoint, rng_state, save_chec
 from gbench.train.gan import GANTrainer, StepLog, check_finite
 
 
+RANK_SEED_STRIDE = 1_000_003  # rank r of a DDP run draws its noise from seed + r * stride
+
+
 def _trainer_class(task: str):
     """The trainer of a task kind: "gan" (unconditional/conditional); more kinds register here."""
     trainers = {"gan": GANTrainer}
@@ -92,20 +95,27 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
 
     `stop_after`: return after that many G steps (tests use it to simulate an interrupted run).
     """
+    from gbench import distributed as dist
     from gbench.report.run_report import render_run_report
 
-    console = console or Console()
-    dev = resolve_device(device)
+    rank, world = dist.init_from_env(resolve_device(device))  # under torchrun: one process per device
+    dev = dist.device_for_rank(resolve_device(device))
+    main = rank == 0  # rank 0 writes every file and prints; all ranks train and evaluate
+    console = (console or Console()) if main else Console(quiet=True)
     run_dir = run_dir_for(cfg, out)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _write_config(run_dir, cfg, dev)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_config(run_dir, cfg, dev)
+    dist.barrier()
     log_path = run_dir / "metrics.jsonl"
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = False
     torch.use_deterministic_algorithms(True, warn_only=dev.type == "cuda")
-    _seed_everything(cfg.seed)
+    _seed_everything(cfg.seed)  # identical model initialisation on every rank
 
-    trainer = _trainer_class(task)(cfg, dev)
+    trainer = _trainer_class(task)(cfg, dev, rank=rank, world_size=world)
+    if world > 1:
+        _seed_everything(cfg.seed + RANK_SEED_STRIDE * rank)  # then a different, reproducible noise stream per rank
     t = cfg.train
 
     def evaluate(step: int) -> dict:
@@ -113,27 +123,37 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
             result = trainer.evaluate(step)
         result = {"step": step, "generator": trainer.generator_label, **result}
         console.print(f"  step {step}: " + _format_metrics(result))
-        with open(log_path, "a") as f:
-            f.write(json.dumps({"step": step, "eval": result["metrics"], "fingerprint": result["fingerprint"]}) + "\n")
+        if main:
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"step": step, "eval": result["metrics"], "fingerprint": result["fingerprint"]}) + "\n")
         return result
 
     state, ckpt_path = load_latest_checkpoint(run_dir)
     evals: list[dict] = []
     if state is not None:
         trainer.load_state_dict(state["trainer"])
-        set_rng_state(state["rng"])
+        rngs = state["rng"]
+        if len(rngs) == world:
+            set_rng_state(rngs[rank])
+        else:
+            console.print(f"[yellow]warning:[/yellow] the checkpoint was written by {len(rngs)} process(es), this run has {world}: "
+                          "training continues with fresh per-rank noise, so it will not match an uninterrupted run exactly")
         evals = json.loads(state["evals"])
-        _truncate_log(log_path, trainer.step)
+        if main:
+            _truncate_log(log_path, trainer.step)
         console.print(f"[bold]resumed[/bold] {run_dir} from step {trainer.step} ({ckpt_path.name})")
     else:
-        log_path.unlink(missing_ok=True)
+        if main:
+            log_path.unlink(missing_ok=True)
         console.print(f"[bold]run[/bold] {cfg.experiment} ({cfg.preset}) -> {run_dir}  [device {dev}]")
         if cfg.eval.at_start:
             evals.append(evaluate(0))
 
     def checkpoint() -> None:
-        save_checkpoint(run_dir, trainer.step, {"trainer": trainer.state_dict(), "rng": rng_state(), "evals": json.dumps(evals),
-                                                "config_hash": cfg.hash()})
+        rngs = dist.all_gather_object(rng_state())  # every rank's RNG, so a resumed DDP run is exact too
+        if main:
+            save_checkpoint(run_dir, trainer.step, {"trainer": trainer.state_dict(), "rng": rngs, "evals": json.dumps(evals),
+                                                    "config_hash": cfg.hash(), "world_size": world})
 
     log, window_start, step_at_window = StepLog(), time.perf_counter(), trainer.step
 
@@ -147,8 +167,9 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
         images = (trainer.step - step_at_window) * trainer.images_per_step
         record = {"step": trainer.step, "data_epoch": round(trainer.data_epoch, 4), **{k: round(v, 6) for k, v in values.items()},
                   **trainer.learning_rates(), "img_per_s": round(images / seconds, 1) if seconds > 0 else None}
-        with open(log_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        if main:  # losses are rank 0's share of the batch; images/s counts the whole global batch
+            with open(log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
         shown = "  ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in values.items() if k.startswith("loss_"))
         progress.update(bar, losses=f"{shown}  {record['img_per_s']} img/s")
         log, window_start, step_at_window = StepLog(), time.perf_counter(), trainer.step
@@ -163,7 +184,7 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
             last = trainer.step == t.steps
             if trainer.step % t.log_every == 0 or last:
                 flush_log()
-            if (t.sample_every and trainer.step % t.sample_every == 0) or last:
+            if main and ((t.sample_every and trainer.step % t.sample_every == 0) or last):
                 trainer.save_samples(run_dir / "samples" / f"step-{trainer.step:08d}.png")
             if t.eval_every and trainer.step % t.eval_every == 0 and not last:
                 evals.append(evaluate(trainer.step))
@@ -177,9 +198,11 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
         evals.append(evaluate(trainer.step))
         checkpoint()  # the final evaluation is part of the state: a rerun does not recompute it
     final = evals[-1]
-    atomic_write_json({"experiment": cfg.experiment, "preset": cfg.preset, "run_dir": str(run_dir), "config_hash": cfg.hash(),
-                       "final": final, "evaluations": evals}, run_dir / "eval.json")
-    render_run_report(run_dir)
+    if main:
+        atomic_write_json({"experiment": cfg.experiment, "preset": cfg.preset, "run_dir": str(run_dir), "config_hash": cfg.hash(),
+                           "final": final, "evaluations": evals, "world_size": world}, run_dir / "eval.json")
+        render_run_report(run_dir)
+    dist.barrier()
     console.print(f"[bold green]done[/bold green] {run_dir}  " + _format_metrics(final))
     return run_dir
 
