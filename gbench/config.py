@@ -38,6 +38,9 @@ class DataConfig:
     flip: bool = False  # random horizontal flip of real images
     size: int = 0  # procedural sets: number of images (0 = the dataset's default)
     dequantize: bool = False  # add U(0, 1/128) to real images (WGAN-GP's loader)
+    # image-to-image (gbench/data/paired.py): both images are resized to load_size, then cropped to `resolution` at random
+    load_size: int = 0  # bicubic resize before the random crop (pix2pix / CycleGAN: 286 for 256 crops); 0 = resolution
+    direction: str = "AtoB"  # AtoB: translate A (left half / trainA) into B; BtoA: the reverse (official --direction)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,14 @@ class TrainConfig:
     pretrain_steps: int = 0  # the first G steps use pixel MSE only, without D (a self-contained SRResNet stage)
     lr_step_at: int = 0  # lr_schedule "step" (sr trainer): from this G step on, LR = lr * lr_step_factor
     lr_step_factor: float = 0.1
+    # image-to-image trainers (tasks "paired" / "unpaired", gbench/train/img2img.py)
+    pix2pix_objective: str = "l1+cgan"  # l1 | gan | cgan | l1+gan | l1+cgan (pix2pix Table 1; "gan": D sees B alone)
+    lambda_l1: float = 100.0  # pix2pix: weight of ||B - G(A)||_1
+    lambda_cycle: float = 10.0  # CycleGAN: weight of each cycle-consistency L1 term
+    lambda_identity: float = 0.5  # CycleGAN: identity L1 weight relative to lambda_cycle (0.5 -> 5 per direction); 0 = off
+    pool_size: int = 0  # history of generated images D is fed (CycleGAN 50); 0 = the current fakes
+    epochs_constant: int = 0  # LR by data epochs: this many epochs at the base LR ...
+    epochs_decay: int = 0  # ... then linear decay to 0 over this many (pix2pix / CycleGAN 100 + 100); 0 = lr_schedule
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,7 @@ class EvalConfig:
     at_start: bool = True  # evaluate the untrained generator (step 0) too
     use_ema: bool = True
     batch_size: int = 250
+    segmenter: str = ""  # FCN-score protocols: "" = the protocol's own; a checkpoint path or module:callable
 
 
 @dataclass(frozen=True)
