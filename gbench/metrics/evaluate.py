@@ -1,116 +1,374 @@
 """Evaluate a generator (or a stream of images) under a protocol: stream, extract, accumulate, score.
 
 Generated images go straight from the generator into the extractor in batches (no PNG dump).
-FID statistics accumulate as float64 sums; only what IS and KID need (logits; KID features) is
-kept. Reference statistics are cached (gbench/metrics/cache.py). The result is a dict with the
-metrics, the protocol fingerprint and the constants behind it, ready for eval.json.
+
+The protocol's sample stream. The n_gen samples are cut into chunks of `STREAM_CHUNK` (500); chunk i
+draws its z (then its labels) from a private `torch.Generator` seeded with `chunk_seed(sample_seed, i)`
+and re-seeds the global torch RNG with the same value for generators that draw noise internally
+(StyleGAN2 noise inputs). So the images are a function of (generator, sample seed, n_gen) only: not of
+the batch size (batches never cross a chunk) and not of the number of processes.
+
+Distributed (torchrun): rank r takes chunks r, r + W, r + 2W, ... (W = world size), so the ranks'
+parts are disjoint and their union is exactly the single-process stream. Each rank accumulates its
+FeatureStats and kept rows; they are all-gathered and put back in chunk order, the main rank computes
+the reference statistics (others wait) and the scores, and broadcasts the result, so every rank returns
+the same dict. It equals the single-process result up to the order of the float64 sums (FID ~1e-12
+relative); IS and KID see the very same rows in the very same order.
+
+Memory stays flat in n: FID statistics are float64 sums (D + D² numbers); only what IS and KID need is
+kept: float32 logits (n x K) and float32 features (n x D), written in place into buffers sized once, so
+nothing is concatenated or copied at the end. At 50k Inception samples that is 200 MB + 410 MB. The
+reference's KID rows are read back from the cache only when KID is scored (after IS has released the
+logits), and IS is scored one split at a time. Reference statistics are cached (gbench/metrics/cache.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
+from gbench import distributed as dist
 from gbench.errors import GBenchError
 from gbench.metrics.cache import cache_key, cache_path, load_cached, save_cached
 from gbench.metrics.features import Extractor, build_extractor
 from gbench.metrics.fid import fid_from_stats
-from gbench.metrics.inception_score import inception_score_from_logits
+from gbench.metrics.inception_score import ISC_SHUFFLE_SEED, inception_score_from_logits
 from gbench.metrics.kid import kid_from_features
 from gbench.metrics.stats import FeatureStats
 from gbench.protocols import Protocol, fingerprint, get_protocol
 from gbench.sampling import generate, sample_labels, sample_latent, to_uint8
 
+STREAM_CHUNK = 500  # samples per chunk of the protocol's z stream (the unit of seeding and of sharding)
 Progress = Callable[[int], None]
+ImagesOfChunk = Callable[[int, int, int], Iterable[torch.Tensor]]  # (chunk index, start, stop) -> uint8 batches
+
+
+# ----------------------------------------------------------------------------- the sample stream
+
+
+def chunk_bounds(n: int, chunk: int = STREAM_CHUNK) -> list[tuple[int, int]]:
+    """[start, stop) of each chunk of an n-sample stream."""
+    return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
+
+
+def my_chunks(n: int) -> list[tuple[int, int, int]]:
+    """(chunk index, start, stop) of the chunks this rank handles: every world_size-th, from its rank."""
+    bounds = chunk_bounds(n)
+    return [(i, *bounds[i]) for i in range(dist.rank(), len(bounds), dist.world_size())]
+
+
+def chunk_seed(seed: int, index: int) -> int:
+    """The seed of chunk `index` of the stream seeded `seed` (63 bits of a sha256, so seeds never collide in practice)."""
+    digest = hashlib.sha256(f"gbench-sample-stream:{seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def latent_chunk(G: nn.Module, seed: int, index: int, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """z (and labels, for a conditional G) of chunk `index`, on the CPU."""
+    g = torch.Generator().manual_seed(chunk_seed(seed, index))
+    return sample_latent(G, size, g), sample_labels(G, size, g)
+
+
+def generated_chunk(G: nn.Module, seed: int, index: int, size: int, batch_size: int, device) -> Iterator[torch.Tensor]:
+    """uint8 batches of chunk `index`; the caller forks the global RNG (it is re-seeded here)."""
+    z, y = latent_chunk(G, seed, index, size)
+    torch.manual_seed(chunk_seed(seed, index))  # internal noise of the generator, same on every rank
+    for start in range(0, size, batch_size):
+        rows = slice(start, start + batch_size)
+        with torch.no_grad():
+            yield to_uint8(generate(G, z[rows].to(device), None if y is None else y[rows].to(device)))
 
 
 def generated_batches(G: nn.Module, n: int, batch_size: int, seed: int, device) -> Iterator[torch.Tensor]:
-    """uint8 batches of `n` images from `G`; z (and labels) drawn from a private generator seeded `seed`."""
-    g = torch.Generator().manual_seed(seed)
+    """All n images of the stream seeded `seed`, in order, on one process (for dumps and benchmarks)."""
     was_training = G.training
     G.eval()
     try:
-        for start in range(0, n, batch_size):
-            b = min(batch_size, n - start)
-            z, y = sample_latent(G, b, g, device), sample_labels(G, b, g, device)
-            with torch.no_grad():
-                yield to_uint8(generate(G, z, y))
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
+            for index, (start, stop) in enumerate(chunk_bounds(n)):
+                yield from generated_chunk(G, seed, index, stop - start, batch_size, device)
     finally:
         G.train(was_training)
 
 
-def _accumulate(batches: Iterable[torch.Tensor], extractor: Extractor, keep: int, progress: Progress | None):
-    stats, logits = FeatureStats(keep_features=keep), []
-    for batch in batches:
-        feats, lg = extractor(batch)
-        stats.update(feats)
-        logits.append(lg.double().cpu())
-        if progress:
-            progress(len(batch))
-    return stats, torch.cat(logits) if logits else torch.empty(0)
+def _cuda_devices(device) -> list[int]:
+    device = torch.device(device)
+    return [device.index or 0] if device.type == "cuda" else []
 
 
-def reference_statistics(protocol: Protocol, extractor: Extractor, batch_size: int = 250, progress: Progress | None = None):
-    """(FeatureStats with kept features for KID, reference checksum): cached, else computed and cached."""
+# ----------------------------------------------------------------------------- extraction
+
+
+class _Collector:
+    """One rank's running FID statistics and, when the protocol needs them, its raw rows (in stream order),
+    written into buffers allocated once for `capacity` rows."""
+
+    def __init__(self, capacity: int, keep_features: bool, keep_logits: bool):
+        self.capacity, self.keep_features, self.keep_logits = capacity, keep_features, keep_logits
+        self.stats = FeatureStats()
+        self.features: torch.Tensor | None = None
+        self.logits: torch.Tensor | None = None
+        self.rows = 0
+
+    def add(self, feats: torch.Tensor, logits: torch.Tensor) -> None:
+        n = feats.shape[0]
+        if self.rows + n > self.capacity:
+            raise GBenchError(f"got more than the {self.capacity} images this evaluation expects")
+        self.stats.update(feats)
+        if self.keep_features:
+            if self.features is None:
+                self.features = torch.empty(self.capacity, feats.shape[1], dtype=torch.float32)
+            self.features[self.rows : self.rows + n] = feats.cpu()
+        if self.keep_logits:
+            if self.logits is None:
+                self.logits = torch.empty(self.capacity, logits.shape[1], dtype=torch.float32)
+            self.logits[self.rows : self.rows + n] = logits.cpu()
+        self.rows += n
+
+    def trimmed(self, tensor: torch.Tensor | None) -> torch.Tensor | None:
+        return None if tensor is None else tensor[: self.rows]
+
+
+@dataclass
+class Generated:
+    """The generated side, gathered: FID sums, and the rows IS (logits) and KID (features) need."""
+
+    stats: FeatureStats
+    logits: torch.Tensor | None
+    features: torch.Tensor | None
+
+
+def _needs(protocol: Protocol) -> tuple[bool, bool]:
+    """(keep features, keep logits)."""
+    return "kid" in protocol.metrics, "is" in protocol.metrics
+
+
+def extract_chunks(protocol: Protocol, extractor: Extractor, images_of: ImagesOfChunk, n: int,
+                   progress: Progress | None = None) -> Generated:
+    """Extract this rank's chunks of an n-sample stream, then gather every rank's part in chunk order."""
+    mine = my_chunks(n)
+    keep_features, keep_logits = _needs(protocol)
+    collector = _Collector(sum(stop - start for _, start, stop in mine), keep_features, keep_logits)
+    for index, start, stop in mine:
+        before = collector.rows
+        for batch in images_of(index, start, stop):
+            collector.add(*extractor(batch))
+            if progress:
+                progress(len(batch))
+        if collector.rows - before != stop - start:
+            raise GBenchError(f"chunk {index} of the sample stream gave {collector.rows - before} images, expected {stop - start}")
+    return _gather(collector, mine, n)
+
+
+def _gather(collector: _Collector, mine: list[tuple[int, int, int]], n: int) -> Generated:
+    """Single process: this rank's buffers are the whole stream. Several: all-gather the FID sums and the
+    kept rows, and write each rank's rows back at their chunks' positions in the stream."""
+    features, logits = collector.trimmed(collector.features), collector.trimmed(collector.logits)
+    if dist.world_size() == 1:
+        return Generated(collector.stats, logits, features)
+    shards = dist.all_gather_object((collector.stats.state_dict() if collector.stats.count else None, mine))
+    stats = FeatureStats()
+    for state, _ in shards:
+        if state is not None:
+            stats.merge(FeatureStats.from_state_dict(state))
+    return Generated(stats, _in_stream_order(logits, shards, n), _in_stream_order(features, shards, n))
+
+
+def _in_stream_order(rows: torch.Tensor | None, shards, n: int) -> torch.Tensor | None:
+    if rows is None:
+        return None
+    pieces = dist.all_gather_tensors(rows)
+    full = torch.empty(n, rows.shape[1], dtype=rows.dtype)
+    for piece, (_, chunks) in zip(pieces, shards):
+        offset = 0
+        for _, start, stop in chunks:
+            full[start:stop] = piece[offset : offset + stop - start]
+            offset += stop - start
+    return full
+
+
+# ----------------------------------------------------------------------------- reference statistics
+
+
+@dataclass
+class Reference:
+    """The reference side: FID sums in memory; KID rows read back from the cache when scored."""
+
+    stats: FeatureStats  # count / sum / outer
+    checksum: str
+    cache_file: Path
+    key: str
+    rows: torch.Tensor | None = None  # KID rows, when they could not be left in the cache
+
+    def features(self) -> torch.Tensor:
+        if self.rows is not None:
+            return self.rows
+        cached = load_cached(self.cache_file, self.key)
+        if cached is None or "features" not in cached:
+            raise GBenchError(f"reference cache {self.cache_file} vanished or changed during the evaluation; run it again")
+        return cached["features"]
+
+
+def load_reference(protocol: Protocol, extractor: Extractor, batch_size: int = 250, progress: Progress | None = None) -> Reference:
+    """The protocol's reference statistics: from the cache, else computed (single process) and cached."""
     from gbench.data import load_dataset
 
     data = load_dataset(protocol.reference, protocol.reference_split, resolution=protocol.resolution, size=protocol.n_ref)
     n_ref = protocol.n_ref or len(data)
     if len(data) < n_ref:
         raise GBenchError(f"protocol {protocol.id} needs {n_ref} reference images, {data.name} has {len(data)}")
-    key = cache_key(protocol=protocol.constants(), extractor=extractor.sha256, data=data.checksum, n_ref=n_ref)
+    checksum = data.checksum
+    key = cache_key(protocol=protocol.constants(), extractor=extractor.sha256, data=checksum, n_ref=n_ref)
     path = cache_path("reference-stats", protocol.id, key)
-    cached = load_cached(path, key)
-    if cached is not None:
-        return FeatureStats.from_state_dict(cached), data.checksum
-    keep = n_ref if "kid" in protocol.metrics else 0
-    batches = (data.images[i : i + batch_size] for i in range(0, n_ref, batch_size))
-    stats, _ = _accumulate(batches, extractor, keep, progress)
-    save_cached(path, key, stats.state_dict())
-    return stats, data.checksum
+    state, rows = load_cached(path, key), None
+    if state is None:
+        stats = FeatureStats(keep_features=n_ref if "kid" in protocol.metrics else 0)
+        for start in range(0, n_ref, batch_size):
+            batch = data.images[start : min(start + batch_size, n_ref)]
+            stats.update(extractor(batch)[0])
+            if progress:
+                progress(len(batch))
+        state = stats.state_dict()
+        try:
+            save_cached(path, key, state)
+        except OSError:  # read-only cache: keep the KID rows in memory instead
+            rows = state.get("features")
+    sums = FeatureStats.from_state_dict({k: state[k] for k in ("count", "sum", "outer")})
+    return Reference(sums, checksum, path, key, rows)
 
 
-def score(protocol: Protocol, gen_stats: FeatureStats, gen_logits: torch.Tensor, ref_stats: FeatureStats) -> dict:
+def reference_statistics(protocol: Protocol, extractor: Extractor, batch_size: int = 250, progress: Progress | None = None):
+    """(FeatureStats with the kept KID rows, reference checksum): cached, else computed and cached."""
+    ref = load_reference(protocol, extractor, batch_size, progress)
+    state = ref.stats.state_dict()
+    if "kid" in protocol.metrics:
+        state["features"], state["keep_features"] = ref.features(), torch.tensor(ref.stats.count)
+    return FeatureStats.from_state_dict(state), ref.checksum
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def inception_score_by_split(logits: torch.Tensor, splits: int) -> tuple[float, float]:
+    """`inception_score_from_logits` (torch-fidelity's shuffle, contiguous splits, population std), scored
+    one split at a time so the float64 softmax never holds all n rows; identical numbers."""
+    n = logits.shape[0]
+    if splits < 1 or n < splits:
+        raise GBenchError(f"Inception Score needs at least {splits} samples (one per split), got {n}")
+    order = torch.from_numpy(np.random.RandomState(ISC_SHUFFLE_SEED).permutation(n))
+    scores = [inception_score_from_logits(logits[order[i * n // splits : (i + 1) * n // splits]], splits=1, shuffle=False)[0]
+              for i in range(splits)]
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def score(protocol: Protocol, generated: Generated, reference: Reference) -> dict:
+    """The protocol's metrics. Releases the generated logits after IS, before the KID rows are loaded."""
     out: dict[str, float] = {}
     if "is" in protocol.metrics:
-        out["is_mean"], out["is_std"] = inception_score_from_logits(gen_logits.numpy(), splits=protocol.is_splits)
+        out["is_mean"], out["is_std"] = inception_score_by_split(generated.logits, protocol.is_splits)
+        generated.logits = None
     if "fid" in protocol.metrics:
-        out["fid"] = fid_from_stats(gen_stats.mean(), gen_stats.cov(), ref_stats.mean(), ref_stats.cov())
+        out["fid"] = fid_from_stats(generated.stats.mean(), generated.stats.cov(), reference.stats.mean(), reference.stats.cov())
     if "kid" in protocol.metrics:
-        out["kid_mean"], out["kid_std"] = kid_from_features(
-            gen_stats.features().double().numpy(), ref_stats.features().double().numpy(),
-            subsets=protocol.kid_subsets, subset_size=protocol.kid_subset_size,
-        )
+        try:
+            out["kid_mean"], out["kid_std"] = kid_from_features(generated.features, reference.features(), subsets=protocol.kid_subsets,
+                                                                subset_size=protocol.kid_subset_size)
+        except ValueError as exc:
+            raise GBenchError(f"protocol {protocol.id}: {exc}") from None
     return {k: float(v) for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def evaluate_chunks(protocol_id: str, images_of: ImagesOfChunk, *, device="cpu", progress: Progress | None = None,
+                    sample_seed: int | None = None, reference_progress: Progress | None = None) -> dict:
+    """Score the protocol's n_gen-sample stream, given as `images_of(chunk index, start, stop)` -> uint8
+    batches; under torchrun each rank extracts its chunks (see the module docstring)."""
+    protocol = get_protocol(protocol_id)
+    started = time.perf_counter()
+    extractor = build_extractor(protocol.extractor, str(dist.device_for_rank(device)))
+    # The main rank loads (or computes and caches) the reference first, so a missing dataset fails before any
+    # generation; the other ranks only learn its checksum and size.
+    reference: Reference | None = None
+
+    def load() -> tuple[str, int]:
+        nonlocal reference
+        reference = load_reference(protocol, extractor, progress=reference_progress)
+        return reference.checksum, reference.stats.count
+
+    ref_checksum, n_ref = dist.main_first(load)
+    generated = extract_chunks(protocol, extractor, images_of, protocol.n_gen, progress)
+    if generated.stats.count != protocol.n_gen:
+        raise GBenchError(f"protocol {protocol.id} needs exactly {protocol.n_gen} images, got {generated.stats.count}")
+    metrics = dist.main_first(score, protocol, generated, reference)
+    del generated
+    seed = protocol.sample_seed if sample_seed is None else sample_seed
+    return _result(protocol, extractor, ref_checksum, n_ref, metrics, seed, started)
 
 
 def evaluate_batches(protocol_id: str, batches: Iterable[torch.Tensor], *, device="cpu", progress: Progress | None = None,
                      sample_seed: int | None = None) -> dict:
-    """Score a stream of uint8 image batches (exactly the protocol's n_gen images) under `protocol_id`."""
+    """Score a stream of uint8 image batches (exactly the protocol's n_gen images) under `protocol_id`, in one process."""
     protocol = get_protocol(protocol_id)
     started = time.perf_counter()
     extractor = build_extractor(protocol.extractor, str(device))
-    ref_stats, ref_checksum = reference_statistics(protocol, extractor, progress=None)
-    keep = protocol.n_gen if "kid" in protocol.metrics else 0
-    gen_stats, gen_logits = _accumulate(batches, extractor, keep, progress)
-    if gen_stats.count != protocol.n_gen:
-        raise GBenchError(f"protocol {protocol.id} needs exactly {protocol.n_gen} generated images, got {gen_stats.count}")
-    metrics = score(protocol, gen_stats, gen_logits, ref_stats)
+    reference = load_reference(protocol, extractor)
+    collector = _Collector(protocol.n_gen, *_needs(protocol))
+    for batch in batches:
+        collector.add(*extractor(batch))
+        if progress:
+            progress(len(batch))
+    if collector.rows != protocol.n_gen:
+        raise GBenchError(f"protocol {protocol.id} needs exactly {protocol.n_gen} images, got {collector.rows}")
+    generated = Generated(collector.stats, collector.logits, collector.features)
+    metrics = score(protocol, generated, reference)
+    seed = protocol.sample_seed if sample_seed is None else sample_seed
+    return _result(protocol, extractor, reference.checksum, reference.stats.count, metrics, seed, started)
+
+
+def evaluate_generator(G: nn.Module, protocol_id: str, *, device="cpu", batch_size: int = 250, seed_offset: int = 0,
+                       progress: Progress | None = None, reference_progress: Progress | None = None) -> dict:
+    """Generate the protocol's n_gen images from `G` (stream seeded by the protocol's sample seed +
+    `seed_offset`) and score them. Runs under `torch.random.fork_rng` and puts G back in its mode, so
+    evaluating mid-training leaves the training state and RNG untouched. Shards by rank under torchrun."""
+    protocol = get_protocol(protocol_id)
+    seed = protocol.sample_seed + seed_offset
+    device = dist.device_for_rank(device)
+
+    def images_of(index: int, start: int, stop: int) -> Iterator[torch.Tensor]:
+        return generated_chunk(G, seed, index, stop - start, batch_size, device)
+
+    was_training = G.training
+    G.eval()
+    try:
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
+            return evaluate_chunks(protocol_id, images_of, device=device, progress=progress, sample_seed=seed,
+                                   reference_progress=reference_progress)
+    finally:
+        G.train(was_training)
+
+
+def _result(protocol: Protocol, extractor: Extractor, ref_checksum: str, n_ref: int, metrics: dict, sample_seed: int,
+            started: float) -> dict:
     return {
         "protocol": protocol.id,
         "fingerprint": fingerprint(protocol, extractor.sha256, ref_checksum),
         "metrics": metrics,
         "n_gen": protocol.n_gen,
-        "n_ref": ref_stats.count,
+        "n_ref": n_ref,
         "reference": f"{protocol.reference}/{protocol.reference_split}",
         "extractor": protocol.extractor,
         "extractor_sha256": extractor.sha256,
         "reference_checksum": ref_checksum,
-        "sample_seed": protocol.sample_seed if sample_seed is None else sample_seed,
+        "sample_seed": sample_seed,
         "quantization": protocol.quantization,
         "resize": protocol.resize,
         "comparable_to": protocol.comparable or "not comparable to any published number",
@@ -118,22 +376,7 @@ def evaluate_batches(protocol_id: str, batches: Iterable[torch.Tensor], *, devic
     }
 
 
-def evaluate_generator(G: nn.Module, protocol_id: str, *, device="cpu", batch_size: int = 250, seed_offset: int = 0,
-                       progress: Progress | None = None) -> dict:
-    """Generate the protocol's n_gen images from `G` (seeded by the protocol) and score them.
-
-    Runs under `torch.random.fork_rng`, so evaluating mid-training leaves the training RNG untouched.
-    """
-    protocol = get_protocol(protocol_id)
-    seed = protocol.sample_seed + seed_offset
-    devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)  # for generators that draw noise internally (e.g. StyleGAN2 noise inputs)
-        batches = generated_batches(G, protocol.n_gen, batch_size, seed, device)
-        return evaluate_batches(protocol_id, batches, device=device, progress=progress, sample_seed=seed)
-
-
 def mean_std(results: list[dict]) -> dict:
-    """Mean and std (population) of each metric over repeated evaluations with different seeds."""
+    """Mean and std (population, np.std) of each metric over repeated evaluations with different seeds."""
     keys = results[0]["metrics"].keys()
     return {k: (float(np.mean([r["metrics"][k] for r in results])), float(np.std([r["metrics"][k] for r in results]))) for k in keys}
