@@ -20,7 +20,7 @@ from gbench.errors import GBenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
                   help="gbench: train faithful reference GANs, evaluate them under fingerprinted protocols, reproduce paper tables.\n\n"
-                       "Start with `gbench run dcgan --preset smoke` (CPU, offline, under a minute).")
+                       "Start with `gbench run transgan-s --preset smoke` (CPU, offline, under a minute).")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -122,6 +122,156 @@ def report(path: Path = typer.Argument(..., help="a run directory")) -> None:
         raise GBenchError(f"{path} is not a run directory (no config.json)")
     md, html = render_run_report(path)
     console.print(f"wrote {md} and {html}")
+
+
+@app.command("eval")
+@user_errors
+def eval_(
+    protocol: str = typer.Option(..., "--protocol", help="protocol id, see `gbench protocols`"),
+    run: Optional[Path] = typer.Option(None, "--run", help="a run directory: its EMA generator (G without EMA), newest checkpoint"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="a gbench checkpoint or a generator state_dict (needs --experiment)"),
+    experiment: Optional[str] = typer.Option(None, "--experiment", "-e", help="with --checkpoint: the experiment whose generator it fits"),
+    preset: str = typer.Option("paper", "--preset", "-p", help="with --checkpoint: the preset the weights were trained with"),
+    set_: List[str] = typer.Option([], "--set", "-s", help="with --checkpoint: config override, e.g. model.g_kwargs.g_channels=16"),
+    samples: Optional[Path] = typer.Option(None, "--samples", help="a folder of PNG images (the first n_gen in sorted name order)"),
+    generator: Optional[str] = typer.Option(None, "--generator", help="module:callable returning an nn.Module, z (B, z_dim) -> images in [-1, 1]"),
+    z_dim: Optional[int] = typer.Option(None, "--z-dim", help="with --generator: size of z when the module has no latent_dim attribute"),
+    seeds: int = typer.Option(1, "--seeds", help="repeat with N sample seeds (protocol seed + i); report mean ± std"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    batch_size: int = typer.Option(250, "--batch-size", help="images per generator/extractor batch (lower it for Inception on a CPU)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="eval.json path (default: RUN/eval-<protocol>.json for --run, else ./eval-<protocol>.json)"),
+    board: Optional[str] = typer.Option(None, "--board", help="leaderboard name in the pasted line (default: the reference dataset)"),
+    model: Optional[str] = typer.Option(None, "--model", help="model name in the pasted line (default: the experiment, callable or folder name)"),
+) -> None:
+    """Evaluate a run, a checkpoint, a PNG folder or any generator under a protocol; write eval.json and a leaderboard line.
+
+    The `--generator` contract: `module:callable` returns an nn.Module whose forward(z) (or forward(z, y)
+    when it has `num_classes > 0`) maps z of shape (B, z_dim) to images (B, C, H, W) in [-1, 1]. Under
+    `torchrun --nproc_per_node N -m gbench eval ...` generation is sharded by rank with the same result.
+
+    Examples:
+
+    * `gbench eval --protocol toy-shapes32 --run runs/dcgan/smoke-8de5c27f`
+    * `gbench eval --protocol cifar10-50k --generator mypkg.models:make_generator --seeds 3`
+    * `gbench eval --protocol cifar10-10k-test --samples fakes/ --device cuda`
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from gbench import distributed as dist
+    from gbench.io import atomic_write_json
+    from gbench.metrics.sources import default_output, leaderboard_csv, run_eval
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*columns, console=err_console, transient=True) as bars:
+
+        def progress(description: str, total: Optional[int]):
+            """A bar that appears on its first advance (a cached reference never shows one)."""
+            if not dist.is_main():
+                return None
+            tasks = []
+
+            def advance(n: int) -> None:
+                if not tasks:
+                    tasks.append(bars.add_task(description, total=total))
+                bars.advance(tasks[0], n)
+
+            return advance
+
+        report = run_eval(protocol, run=run, checkpoint=checkpoint, experiment=experiment, preset=preset, overrides=set_, samples=samples,
+                          generator=generator, z_dim=z_dim, seeds=seeds, device=device, batch_size=batch_size, board=board, model=model,
+                          progress=progress)
+    if not dist.is_main():
+        return
+    path = out or default_output(protocol, run)
+    atomic_write_json(report, path)
+    _print_eval(report)
+    console.print(f"wrote {path}")
+    console.print("leaderboard line (CSV):")
+    console.out(leaderboard_csv(report["leaderboard"]), highlight=False, end="")
+
+
+def _print_eval(report: dict) -> None:
+    first = report["results"][0]
+    table = Table(title=f"{report['model']} under {report['fingerprint']}", caption=(
+        f"{report['setting']}; n_gen {first['n_gen']}, n_ref {first['n_ref']} ({first['reference']}), {first['extractor']}; "
+        f"{first['comparable_to']}"))
+    for col in ("metric", "value", "± std", "std over", "per seed"):
+        table.add_column(col, no_wrap=col != "per seed", justify="right" if col in ("value", "± std") else "left")
+    for s in report["summary"]:
+        per_seed = ", ".join(f"{v:.4g}" for v in s["values"]) if len(s["values"]) > 1 else ""
+        table.add_row(s["metric"], f"{s['value']:.4f}", "" if s["std"] is None else f"{s['std']:.4f}", s["std_over"], per_seed)
+    console.print(table)
+    seconds = sum(r["seconds"] for r in report["results"])
+    console.print(f"{len(report['results'])} evaluation(s) in {seconds:.1f} s" + (f" on {report['world_size']} processes" if report["world_size"] > 1 else ""))
+    for warning in report["warnings"]:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Datasets and weights: what is on disk, and fetching them with checksums.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("list")
+@user_errors
+def data_list(root: Optional[Path] = typer.Option(None, "--root", help="data root (default: $GBENCH_HOME/datasets)")) -> None:
+    """Show which datasets and weights are present, with their paths and how to fetch the missing ones.
+
+    Example: `gbench data list --root /data/torchvision`
+    """
+    from gbench.data.download import data_inventory
+
+    table = Table(title="gbench data")
+    for col in ("name", "kind", "status", "size", "path / how to fetch"):
+        table.add_column(col, no_wrap=col != "path / how to fetch", overflow="fold")
+    for row in data_inventory(root):
+        where = str(row["path"]) + (f"\n→ {row['fetch']}" if row["fetch"] else "")
+        table.add_row(row["name"], row["kind"], "[green]present[/green]" if row["present"] else "[red]missing[/red]", row["size"], where)
+    console.print(table)
+
+
+@data_app.command("fetch")
+@user_errors
+def data_fetch(
+    name: str = typer.Argument(..., help="cifar10 | stl10 | mnist | celeba | inception | vgg19"),
+    root: Optional[Path] = typer.Option(None, "--root", help="data root for datasets (default: $GBENCH_HOME/datasets)"),
+) -> None:
+    """Download and verify a dataset (into --root) or weights (into $GBENCH_HOME/assets); no-op when present.
+
+    Examples: `gbench data fetch cifar10`, `gbench data fetch inception`
+    """
+    from gbench.data.download import fetch
+
+    path = fetch(name, root)
+    console.print(f"{name}: {path}")
+
+
+@app.command()
+@user_errors
+def bench(
+    experiment: Optional[str] = typer.Argument(None, help="experiment whose generator to time (with --eval: default dcgan)"),
+    eval_: bool = typer.Option(False, "--eval", help="time evaluation: generate + extract, gbench vs torch-fidelity from PNGs"),
+    protocol: str = typer.Option("toy-shapes32", "--protocol", help="with --eval: protocol whose extractor and metrics are timed"),
+    n: int = typer.Option(1000, "--n", help="with --eval: generated images per timed run"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    batch_size: int = typer.Option(64, "--batch-size", help="images per batch, the same for both tools"),
+    random_weights: bool = typer.Option(False, "--random-weights", help="Inception protocols without the real weights: random He-init "
+                                        "weights, timing only, not a metric"),
+) -> None:
+    """Benchmark throughput. `--eval`: images/s and peak memory of gbench's streaming evaluation vs torch-fidelity's
+    calculate_metrics on a PNG folder of the same images, in one run, with the ratios.
+
+    Examples:
+
+    * `gbench bench --eval --n 2000`
+    * `gbench bench dcgan --eval --protocol cifar10-10k --random-weights --n 500 --device cuda`
+    """
+    if not eval_:
+        raise GBenchError("only `gbench bench --eval` is implemented so far (the train-step benchmark comes later)")
+    from gbench.metrics.throughput import eval_throughput, print_throughput
+
+    result = eval_throughput(protocol, n=n, device=device, batch_size=batch_size, experiment=experiment, random_weights=random_weights,
+                             console=console)
+    print_throughput(result, console)
 
 
 @app.command()

@@ -326,6 +326,7 @@ class DatasetInfo:
     used_by: str
     archive_dir: str = ""  # where (relative to the root) downloaded files go before extraction
     manual: str = ""  # non-empty when automatic download is unreliable: how to get the files by hand
+    module: str = ""  # gbench.data module holding fetch_<name> (dashes as underscores); "" = the module named like the dataset
 
     @property
     def folder(self) -> str:
@@ -383,6 +384,29 @@ DATASETS: dict[str, DatasetInfo] = {
         archive_dir="celeba",
         manual="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (Google Drive, often quota-limited)",
     ),
+    # Super-resolution (gbench/data/sr.py). md5s as pinned by independent public loaders (torchsr and others);
+    # they were not recomputed here (no network).
+    "sr-benchmark": DatasetInfo(
+        name="sr-benchmark",
+        title="SR benchmark (EDSR benchmark.tar)",
+        content="Set5 / Set14 / B100 (BSD100) / Urban100: HR PNGs + LR_bicubic X2/X3/X4 (MATLAB imresize); ~250 MB",
+        expected=("benchmark/Set5/HR", "benchmark/Set14/HR", "benchmark/B100/HR"),
+        remotes=(RemoteFile("benchmark.tar", ("https://cv.snu.ac.kr/research/EDSR/benchmark.tar",), md5="4ace41d33c2384b97e6b320cd0afd6ba"),),
+        used_by="SRResNet / SRGAN (sr-x4-y protocol)",
+        module="sr",
+    ),
+    "div2k": DatasetInfo(
+        name="div2k",
+        title="DIV2K train HR",
+        content="800 2K-resolution PNGs (the SR training set gbench uses instead of SRGAN's ImageNet subset); ~3.5 GB zip",
+        expected=("DIV2K/DIV2K_train_HR",),
+        remotes=(RemoteFile("DIV2K_train_HR.zip", ("https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip",
+                                                 "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip"),
+                            md5="bdc2d9338d4e574fe81bf7d158758658"),),
+        used_by="SRResNet / SRGAN training",
+        archive_dir="DIV2K",
+        module="sr",
+    ),
 }
 
 
@@ -403,6 +427,27 @@ def dataset_status(root: Path | str | None = None) -> list[tuple[str, bool, Path
     return [(info.name, all((root / rel).exists() for rel in info.expected), root / info.folder) for info in DATASETS.values()]
 
 
+def _megabytes(size: int | None) -> str:
+    return "" if not size else f"{size / 1e6:,.0f} MB"
+
+
+def data_inventory(root: Path | str | None = None) -> list[dict]:
+    """`gbench data list`: every catalogued dataset and asset with present/missing, its path, download size
+    and the command that fetches it (existence checks only, no hashing)."""
+    from gbench.assets import ASSETS, asset_status
+
+    rows = [{"kind": "dataset", "name": "shapes32", "present": True, "path": "procedural (generated in memory)", "size": "", "fetch": ""}]
+    for name, present, folder in dataset_status(root):
+        info = DATASETS[name]
+        size = _megabytes(sum(r.size or 0 for r in info.remotes))
+        how = fetch_command(name, None if root is None else resolve_root(root)) + (f" (or by hand: {info.manual})" if info.manual else "")
+        rows.append({"kind": "dataset", "name": name, "present": present, "path": folder, "size": size, "fetch": "" if present else how})
+    for name, present, path in asset_status():
+        rows.append({"kind": "weights", "name": name, "present": present, "path": path, "size": _megabytes(ASSETS[name].size),
+                     "fetch": "" if present else fetch_command(name)})
+    return rows
+
+
 def require_files(name: str, root: Path, relative_paths) -> None:
     """Raise the one-line 'dataset not found' error unless every path (relative to root) exists."""
     info = dataset_info(name)
@@ -418,9 +463,9 @@ def require_files(name: str, root: Path, relative_paths) -> None:
 
 def fetch_dataset(name: str, root: Path | str | None = None) -> Path:
     """Download, verify and extract a catalogued dataset (no-op when present); returns its folder."""
-    dataset_info(name)
-    module = importlib.import_module(f"gbench.data.{name}")
-    return getattr(module, f"fetch_{name}")(resolve_root(root))
+    info = dataset_info(name)
+    module = importlib.import_module(f"gbench.data.{info.module or name}")
+    return getattr(module, f"fetch_{name.replace('-', '_')}")(resolve_root(root))
 
 
 def fetch(name: str, root: Path | str | None = None) -> Path:
