@@ -75,6 +75,8 @@ class TrainConfig:
     co_train_sr: bool = False  # TransGAN MT-CT auxiliary super-resolution loss
     co_train_sr_weight: float = 50.0
     local_init: str = ""  # TransGAN locality-aware init: off | band | window ("" = the model's default)
+    precision: str = "fp32"  # fp32 | bf16 (autocast of forward passes; penalties stay differentiable)
+    compile: bool = False  # torch.compile the G and D forward passes
     checkpoint_every: int = 1000
     sample_every: int = 1000
     eval_every: int = 0  # 0 = evaluate only at step 0 and at the end

@@ -81,3 +81,12 @@ def test_local_init_switch_reaches_the_model_and_can_be_turned_off():
     on = GANTrainer(resolve_config("transgan-s", "smoke", TINY + ["train.local_init=band"]), torch.device("cpu"))
     off = GANTrainer(resolve_config("transgan-s", "smoke", TINY + ["train.local_init=off"]), torch.device("cpu"))
     assert on.G.cfg.local_init == "band" and off.G.cfg.local_init == "off"
+
+
+def test_bf16_autocast_step_runs_and_keeps_fp32_weights():
+    cfg = resolve_config("transgan-s", "smoke", TINY + ["train.precision=bf16"])
+    trainer = GANTrainer(cfg, torch.device("cpu"))
+    log = StepLog()
+    trainer.train_step(log)
+    assert all(torch.isfinite(torch.tensor(v)) for v in log.means().values())
+    assert all(p.dtype == torch.float32 for p in trainer.G.parameters())

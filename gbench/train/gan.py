@@ -129,6 +129,12 @@ class GANTrainer:
                        start_step=t.ema_start_step, images_per_step=t.batch_size_d) if t.ema else None
         self.sampler = EpochSampler(len(data), t.batch_size_d, seed=cfg.seed, rank=rank, world_size=world_size)
         self.augment = make_augment(cfg)
+        if t.precision not in ("fp32", "bf16"):
+            raise GBenchError(f"train.precision must be fp32 or bf16, not {t.precision!r}")
+        self.autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16")
+        # Compiled callables share the modules' parameters; state dicts keep the plain modules' keys.
+        self.G_fwd = torch.compile(self.G) if t.compile else self.G
+        self.D_fwd = torch.compile(self.D) if t.compile else self.D
         self.step = 0  # G steps done
         self.world_size = world_size
 
@@ -200,10 +206,12 @@ class GANTrainer:
 
     # -- one G step ----------------------------------------------------------------------------------
     def _critic(self, y):
-        return lambda x: self.D(self.augment(x)) if y is None else self.D(self.augment(x), y)
+        D = self.D_fwd
+        return lambda x: D(self.augment(x)) if y is None else D(self.augment(x), y)
 
     def train_step(self, log: StepLog) -> None:
-        t, G, D = self.cfg.train, self.G, self.D
+        """n_critic D steps, one G step, the EMA update."""
+        t, G = self.cfg.train, self.G
         for opt, base in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = learning_rate(t, base, self.step)
@@ -212,48 +220,64 @@ class GANTrainer:
         if hasattr(G, "set_data_epoch"):  # TransGAN locality schedule, also on the EMA copy that samples
             for model in (G, self.ema.model) if self.ema else (G,):
                 model.set_data_epoch(self.sampler.data_epoch)
-
-        D.requires_grad_(True)
         for _ in range(t.n_critic):
-            real, y_real = real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
-                                      dequantize=self.cfg.data.dequantize)
-            y_real = y_real if self.conditional else None  # an unconditional D never sees labels
-            b = real.shape[0]
-            z, y_fake = sample_latent(G, b, device=self.device), sample_labels(G, b, device=self.device)
-            with torch.no_grad():
-                fake = generate(G, z, y_fake)
-            d_real = self._critic(y_real)(real)
-            d_fake = self._critic(y_fake)(fake)
-            loss_d = losses.d_loss(t.loss, d_real, d_fake)
-            terms = {"d_real": d_real.mean(), "d_fake": d_fake.mean()}
-            if t.loss in ("wgan-gp", "wgan-gp-eps"):
-                gp = losses.gradient_penalty(self._critic(y_real), real, fake)  # interpolates carry the real labels
-                loss_d = loss_d + t.gp_weight * gp
-                terms["gp"] = gp
-            if t.loss == "wgan-gp-eps":
-                drift = losses.drift_penalty(d_real)
-                loss_d = loss_d + t.drift_weight * drift
-                terms["drift"] = drift
-            if t.r1_gamma > 0:
-                r1 = losses.r1_penalty(self._critic(y_real), real, t.r1_gamma)
-                loss_d = loss_d + r1
-                terms["r1"] = r1
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self._average_gradients(D)
-            if t.grad_clip > 0:
-                nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
-            self.opt_d.step()
+            real, d_terms = self.d_step()
+        g_terms = self.g_step(real)
+        if self.ema:
+            images_seen = self.step * t.n_critic * t.batch_size_d
+            self.ema.update(G, self.ema.beta(self.step, images_seen))
+        self.step += 1
+        log.add(**d_terms, **g_terms)
 
+    def d_step(self) -> tuple[torch.Tensor, dict]:
+        """One D update on a fresh real batch and fresh z; returns the reals (MT-CT reuses them) and the loss terms."""
+        t, G, D = self.cfg.train, self.G, self.D
+        real, y_real = real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
+                                  dequantize=self.cfg.data.dequantize)
+        y_real = y_real if self.conditional else None  # an unconditional D never sees labels
+        b = real.shape[0]
+        z, y_fake = sample_latent(G, b, device=self.device), sample_labels(G, b, device=self.device)
+        with torch.no_grad(), self.autocast():
+            fake = generate(self.G_fwd, z, y_fake).float()
+        with self.autocast():
+            d_real = self._critic(y_real)(real).float()
+            d_fake = self._critic(y_fake)(fake).float()
+        loss_d = losses.d_loss(t.loss, d_real, d_fake)
+        terms = {"d_real": d_real.mean(), "d_fake": d_fake.mean()}
+        if t.loss in ("wgan-gp", "wgan-gp-eps"):
+            gp = losses.gradient_penalty(self._critic(y_real), real, fake)  # interpolates carry the real labels
+            loss_d = loss_d + t.gp_weight * gp
+            terms["gp"] = gp
+        if t.loss == "wgan-gp-eps":
+            drift = losses.drift_penalty(d_real)
+            loss_d = loss_d + t.drift_weight * drift
+            terms["drift"] = drift
+        if t.r1_gamma > 0:
+            r1 = losses.r1_penalty(self._critic(y_real), real, t.r1_gamma)
+            loss_d = loss_d + r1
+            terms["r1"] = r1
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self._average_gradients(D)
+        if t.grad_clip > 0:
+            nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
+        self.opt_d.step()
+        return real, {"loss_d": loss_d, **terms}
+
+    def g_step(self, real: torch.Tensor) -> dict:
+        """One G update on fresh z (batch_size_g), plus MT-CT's super-resolution loss on `real` when switched on."""
+        t, G, D = self.cfg.train, self.G, self.D
         D.requires_grad_(False)
         bg = t.batch_size_g // self.world_size
         z, y_fake = sample_latent(G, bg, device=self.device), sample_labels(G, bg, device=self.device)
-        fake = generate(G, z, y_fake)
-        loss_g = losses.g_loss(t.loss, self._critic(y_fake)(fake))
+        with self.autocast():
+            fake = generate(self.G_fwd, z, y_fake)
+            loss_g = losses.g_loss(t.loss, self._critic(y_fake)(fake).float())
+        terms = {}
         if t.co_train_sr:
-            bottom = G.bottom_width if hasattr(G, "bottom_width") else G.cfg.bottom_width
-            low = F.avg_pool2d(real, real.shape[-1] // bottom)
-            sr = F.mse_loss(G.super_resolve(low), real)
+            low = F.avg_pool2d(real, real.shape[-1] // G.bottom_width)
+            with self.autocast():
+                sr = F.mse_loss(G.super_resolve(low).float(), real)
             loss_g = loss_g + t.co_train_sr_weight * sr
             terms["sr_mse"] = sr
         self.opt_g.zero_grad(set_to_none=True)
@@ -263,12 +287,7 @@ class GANTrainer:
             nn.utils.clip_grad_norm_(G.parameters(), t.grad_clip)
         self.opt_g.step()
         D.requires_grad_(True)
-
-        if self.ema:
-            images_seen = self.step * t.n_critic * t.batch_size_d
-            self.ema.update(G, self.ema.beta(self.step, images_seen))
-        self.step += 1
-        log.add(loss_d=loss_d, loss_g=loss_g, **terms)
+        return {"loss_g": loss_g, **terms}
 
 
 def _broadcast_from_main(*modules: nn.Module) -> None:
