@@ -103,11 +103,16 @@ def _celeba64() -> Experiment:
 _NEURIPS_TRAIN = replace(RECIPE, co_train_sr=False, local_init="off")
 _NEURIPS_SMOKE = {**SMOKE, "train.co_train_sr": False, "model.d_kwargs.embed_dim": 96, "model.d_kwargs.depth": 1}
 
+def _scaled_smoke(embed_dim: int, depths: tuple) -> dict:
+    """Smoke sizes keep Table 4's ordering: S/M/L/XL widths 96/128/192/256 (the paper's 384/512/768/1024 over 4)."""
+    return {**SMOKE, "model.g_kwargs.embed_dim": embed_dim, "model.g_kwargs.depths": depths}
+
+
 EXPERIMENTS = [
     _cifar("transgan-s", "TransGAN-S (v1: {5,2,2}, dim 384, latent 1024) on CIFAR-10"),
-    _cifar("transgan-m", "TransGAN-M (v1: {5,2,2}, dim 512, latent 1024) on CIFAR-10"),
-    _cifar("transgan-l", "TransGAN-L (v1: {5,2,2}, dim 768, latent 1024) on CIFAR-10"),
-    _cifar("transgan-xl", "TransGAN-XL (v1: {5,4,2}, dim 1024, latent 1024) on CIFAR-10"),
+    _cifar("transgan-m", "TransGAN-M (v1: {5,2,2}, dim 512, latent 1024) on CIFAR-10", smoke=_scaled_smoke(128, (1, 1, 1))),
+    _cifar("transgan-l", "TransGAN-L (v1: {5,2,2}, dim 768, latent 1024) on CIFAR-10", smoke=_scaled_smoke(192, (1, 1, 1))),
+    _cifar("transgan-xl", "TransGAN-XL (v1: {5,4,2}, dim 1024, latent 1024) on CIFAR-10", smoke=_scaled_smoke(256, (1, 2, 1))),
     _stl10(),
     _celeba64(),
     _cifar("transgan-neurips", "TransGAN NeurIPS 2021 CIFAR-10 model (HEAD: latent 256, rel-pos bias, two-scale D)",
