@@ -77,12 +77,14 @@ def protocols(protocol: Optional[str] = typer.Argument(None, help="show every co
             table.add_row(k, str(v))
         console.print(table)
         return
-    table = Table(title="gbench protocols")
-    for col in ("id", "extractor", "reference", "n_gen", "n_ref", "metrics", "description"):
-        table.add_column(col, no_wrap=col != "description")
+    wide = console.width >= 140  # descriptions only where they fit; `gbench protocols ID` always shows them
+    table = Table(title="gbench protocols", caption=None if wide else "`gbench protocols ID` shows a protocol's description and constants")
+    table.add_column("id", no_wrap=True, min_width=max(len(p) for p in PROTOCOLS))
+    for col in ("extractor", "reference", "n_gen", "n_ref", "metrics", *(["description"] if wide else [])):
+        table.add_column(col, overflow="fold")
     for p in PROTOCOLS.values():
         table.add_row(p.id, p.extractor, f"{p.reference}/{p.reference_split}", str(p.n_gen), str(p.n_ref or "all"),
-                      ",".join(p.metrics), p.description)
+                      ",".join(p.metrics), *([p.description] if wide else []))
     console.print(table)
 
 
