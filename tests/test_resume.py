@@ -104,3 +104,24 @@ def test_sigkill_after_a_checkpoint_then_rerun_matches_uninterrupted(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resumed" in done.stdout
     assert _final(run_dir) == _final(reference)
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from gbench import losses
+    from gbench.errors import GBenchError
+
+    cfg = resolve_config("dcgan", "smoke", TINY + ["train.steps=8", "train.checkpoint_every=2", "eval.at_start=false"])
+    original, calls = losses.d_loss, []
+
+    def poisoned(name, real, fake):
+        calls.append(1)
+        loss = original(name, real, fake)
+        return loss * float("nan") if len(calls) > 3 else loss  # the 4th D step goes NaN
+
+    monkeypatch.setattr(losses, "d_loss", poisoned)
+    with pytest.raises(GBenchError, match="diverged at G step 4: loss_d"):
+        train_and_evaluate(cfg, out=tmp_path, device="cpu")
+    run_dir = run_dir_for(cfg, tmp_path)
+    assert [p.name for p in checkpoint_paths(run_dir)] == ["step-00000002.pt"]  # nothing written after the NaN
+    state, _ = load_latest_checkpoint(run_dir)
+    assert all(torch.isfinite(v).all() for v in state["trainer"]["G"].values() if v.is_floating_point())
