@@ -18,6 +18,11 @@ from gbench.errors import GBenchError
 
 QUANTIZATION = "uint8 = clamp(round((x + 1) * 127.5), 0, 255)"  # the one convention for generated images
 INCEPTION_RESIZE = "TF1-compatible bilinear to 299x299 inside torch-fidelity's inception-v3-compat"
+# super-resolution (gbench/data/sr.py, gbench/metrics/sr.py)
+SR_QUANTIZATION = "uint8 = clamp(round(x * 255), 0, 255) of the [0, 1] SR output"
+SR_RESIZE = "none: HR cropped to a multiple of the scale (top-left kept); the model must return exactly scale x the LR size"
+SR_LR_SOURCE = "torch bicubic antialias=True (Keys a=-0.5, like PIL BICUBIC / MATLAB imresize), rounded to uint8"
+SR_METRICS = ("psnr_y", "ssim_y", "psnr_rgb")  # SSIM: MATLAB/BasicSR (11x11 Gaussian, sigma 1.5, valid region)
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,18 @@ class Protocol:
     sample_seed: int = 0  # seed of the z (and label) stream of generated samples
     quantization: str = QUANTIZATION
     comparable: str = ""  # which published numbers this protocol matches, "" = none
+    # super-resolution protocols (gbench/metrics/sr.py); zero/empty for the others
+    scale: int = 0  # SR factor
+    crop_border: int = 0  # pixels removed from every side before PSNR/SSIM (SR convention: = scale)
+    test_sets: tuple = ()  # sets scored separately, each the mean over its images
+    lr_source: str = ""  # how LR inputs are made when the data ships none (shipped LR files are named in the result)
 
     def constants(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        for name in ("scale", "crop_border", "test_sets", "lr_source"):  # SR-only: left out of other protocols' constants,
+            if not out[name]:  # so their fingerprints (and reference-statistics cache keys) did not change when SR came
+                del out[name]
+        return out
 
 
 def _cifar(id_: str, split: str, n_gen: int, n_ref: int, description: str, comparable: str) -> Protocol:
@@ -61,6 +75,16 @@ PROTOCOLS: dict[str, Protocol] = {
                  "celeba", "train", 50_000, 0, 64, INCEPTION_RESIZE),
         Protocol("mnist-10k", "MNIST 28x28 replicated to 3 channels: 10k generated vs the 10k test images", "inception-v3-compat",
                  "mnist", "test", 10_000, 10_000, 28, INCEPTION_RESIZE),
+        Protocol("sr-x4-y", "x4 super-resolution on Set5, Set14 and BSD100 (EDSR benchmark.tar): per-image PSNR/SSIM on Y "
+                 "(BT.601, MATLAB rgb2ycbcr) with a 4-pixel border removed, averaged per set, plus RGB PSNR; bicubic row beside",
+                 "none", "sr-benchmark", "Set5+Set14+BSD100", 119, 119, 0, SR_RESIZE, metrics=SR_METRICS, sample_seed=0,
+                 quantization=SR_QUANTIZATION, scale=4, crop_border=4, test_sets=("Set5", "Set14", "BSD100"), lr_source=SR_LR_SOURCE,
+                 comparable="SRGAN paper Table 2 PSNR (Y, 4-px border, x4); its SSIM came from daala (not MATLAB/BasicSR), "
+                            "so SSIM deltas carry that caveat; BasicSR-convention SR papers (test_y_channel, crop_border 4)"),
+        Protocol("sr-x4-y-skimage", "x4 SR smoke protocol: the sr-x4-y metrics on 5 photos bundled with scikit-image "
+                 "(astronaut, coffee, chelsea, rocket, immunohistochemistry); offline; not comparable to any paper",
+                 "none", "skimage-photos", "skimage", 5, 5, 0, SR_RESIZE, metrics=SR_METRICS, sample_seed=0,
+                 quantization=SR_QUANTIZATION, scale=4, crop_border=4, test_sets=("skimage",), lr_source=SR_LR_SOURCE),
         Protocol("toy-shapes32", "shapes32 toy protocol: features of a small classifier trained on shapes32; not comparable to any paper",
                  "toy-shapes32", "shapes32", "test", 2_000, 5_000, 32, "none (32x32 in)", kid_subsets=50, kid_subset_size=1000),
     ]
