@@ -187,7 +187,7 @@ def eval_(
     path = out or default_output(protocol, run)
     atomic_write_json(report, path)
     _print_eval(report)
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
     console.print("leaderboard line (CSV):")
     console.out(leaderboard_csv(report["leaderboard"]), highlight=False, end="")
 
@@ -244,7 +244,7 @@ def data_fetch(
     from gbench.data.download import fetch
 
     path = fetch(name, root)
-    console.print(f"{name}: {path}")
+    console.print(f"{name}: {path}", soft_wrap=True, highlight=False)
 
 
 @app.command()
