@@ -50,7 +50,19 @@ def _celeba(root, split, resolution, size):
     return load_celeba(root, split=split, resolution=resolution or 64)
 
 
-LOADERS = {"shapes32": _shapes32, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba}
+def _img2img(name):
+    """One domain of an image-to-image set: split "<split>A" or "<split>B" (gbench/data/paired.py)."""
+
+    def load(root, split, resolution, size):
+        from gbench.data.paired import load_domain
+
+        return load_domain(name, split, root=root, resolution=resolution, size=size)
+
+    return load
+
+
+LOADERS = {"shapes32": _shapes32, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba,
+           **{name: _img2img(name) for name in ("facades", "maps", "cityscapes", "horse2zebra", "toyscapes")}}
 
 
 def load_dataset(name: str, split: str = "train", *, root: str | Path = "", resolution: int = 0, size: int = 0) -> ImageSet:
