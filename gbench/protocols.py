@@ -23,6 +23,9 @@ SR_QUANTIZATION = "uint8 = clamp(round(x * 255), 0, 255) of the [0, 1] SR output
 SR_RESIZE = "none: HR cropped to a multiple of the scale (top-left kept); the model must return exactly scale x the LR size"
 SR_LR_SOURCE = "torch bicubic antialias=True (Keys a=-0.5, like PIL BICUBIC / MATLAB imresize), rounded to uint8"
 SR_METRICS = ("psnr_y", "ssim_y", "psnr_rgb")  # SSIM: MATLAB/BasicSR (11x11 Gaussian, sigma 1.5, valid region)
+# image-to-image (gbench/metrics/fcn.py)
+FCN_METRICS = ("pixel_acc", "class_acc", "class_iou")
+FCN_RESIZE = "PIL bilinear on uint8 to the label map's resolution before segmentation (scipy.misc.imresize); labels never resized"
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,15 @@ class Protocol:
     crop_border: int = 0  # pixels removed from every side before PSNR/SSIM (SR convention: = scale)
     test_sets: tuple = ()  # sets scored separately, each the mean over its images
     lr_source: str = ""  # how LR inputs are made when the data ships none (shipped LR files are named in the result)
+    # image-to-image protocols (gbench/metrics/fcn.py, gbench/train/img2img.py); zero/empty for the others
+    source_split: str = ""  # translation protocols: the split of `reference` whose images are translated and scored
+    segmentation_classes: int = 0  # FCN-score protocols: classes scored by the segmenter (`extractor`)
+    reference_compatible: bool = False  # FCN-score: mimic the official scorer's quirks (gbench/metrics/segmentation.py)
 
     def constants(self) -> dict:
         out = dataclasses.asdict(self)
-        for name in ("scale", "crop_border", "test_sets", "lr_source"):  # SR-only: left out of other protocols' constants,
+        for name in ("scale", "crop_border", "test_sets", "lr_source",  # SR and img2img only: left out of other protocols' constants,
+                     "source_split", "segmentation_classes", "reference_compatible"):
             if not out[name]:  # so their fingerprints (and reference-statistics cache keys) did not change when SR came
                 del out[name]
         return out
@@ -85,6 +93,26 @@ PROTOCOLS: dict[str, Protocol] = {
                  "(astronaut, coffee, chelsea, rocket, immunohistochemistry); offline; not comparable to any paper",
                  "none", "skimage-photos", "skimage", 5, 5, 0, SR_RESIZE, metrics=SR_METRICS, sample_seed=0,
                  quantization=SR_QUANTIZATION, scale=4, crop_border=4, test_sets=("skimage",), lr_source=SR_LR_SOURCE),
+        Protocol("cityscapes-fcn", "Cityscapes labels->photo FCN-score: the 500 val label maps translated at 256x256, upsampled "
+                 "to 1024x2048, segmented (19 classes, 255 ignored), scored against gtFine train ids; ground-truth row beside",
+                 "fcn8s-cityscapes", "cityscapes", "val", 500, 500, 256, FCN_RESIZE, metrics=FCN_METRICS, segmentation_classes=19,
+                 reference_compatible=True, comparable="pix2pix / CycleGAN papers' FCN-scores with the authors' Caffe FCN-8s"),
+        Protocol("cityscapes-fcn-128", "cityscapes-fcn at 128x128 (the CycleGAN paper's Cityscapes resolution): val label maps "
+                 "translated at 128x128, then the same upsampling, segmentation and scoring", "fcn8s-cityscapes", "cityscapes",
+                 "val", 500, 500, 128, FCN_RESIZE, metrics=FCN_METRICS, segmentation_classes=19, reference_compatible=True,
+                 comparable="CycleGAN paper's Cityscapes FCN-scores with the authors' Caffe FCN-8s"),
+        Protocol("toyscapes-fcn", "toyscapes smoke protocol: 200 procedural val label maps translated at 64x64, segmented by a "
+                 "small CNN trained on toyscapes photos (7 classes), exact FCN-score metrics; not comparable to any paper",
+                 "toyscapes-segmenter", "toyscapes", "val", 200, 200, 64, FCN_RESIZE, metrics=FCN_METRICS, segmentation_classes=7),
+        Protocol("horse2zebra-fid", "horse2zebra: the 120 testA horses translated to zebras vs the 140 testB zebras at 256x256 "
+                 "(FID, KID 100 subsets of 100); small sets, so FID is biased upward", "inception-v3-compat", "horse2zebra",
+                 "testB", 120, 140, 256, INCEPTION_RESIZE, metrics=("fid", "kid"), kid_subset_size=100, source_split="testA"),
+        Protocol("facades-fid", "facades labels->photo: the 106 test label maps translated vs the 106 test photos at 256x256 "
+                 "(FID, KID 100 subsets of 100); small sets, so FID is biased upward", "inception-v3-compat", "facades",
+                 "testA", 106, 106, 256, INCEPTION_RESIZE, metrics=("fid", "kid"), kid_subset_size=100, source_split="testB"),
+        Protocol("maps-fid", "maps aerial->map: the 1,098 val aerial photos translated vs the 1,098 val maps at 256x256 (FID, KID)",
+                 "inception-v3-compat", "maps", "valB", 1098, 1098, 256, INCEPTION_RESIZE, metrics=("fid", "kid"),
+                 source_split="valA"),
         Protocol("toy-shapes32", "shapes32 toy protocol: features of a small classifier trained on shapes32; not comparable to any paper",
                  "toy-shapes32", "shapes32", "test", 2_000, 5_000, 32, "none (32x32 in)", kid_subsets=50, kid_subset_size=1000),
     ]
