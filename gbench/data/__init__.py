@@ -26,6 +26,12 @@ def _shapes32(root, split, resolution, size):
     return load_shapes32(size=size, split=split, resolution=resolution or 32)
 
 
+def _shapes_gray(root, split, resolution, size):
+    from gbench.data.shapes import load_shapes_gray
+
+    return load_shapes_gray(size=size, split=split, resolution=resolution or 28)
+
+
 def _cifar10(root, split, resolution, size):
     from gbench.data.cifar10 import load_cifar10
 
@@ -61,7 +67,7 @@ def _img2img(name):
     return load
 
 
-LOADERS = {"shapes32": _shapes32, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba,
+LOADERS = {"shapes32": _shapes32, "shapes-gray": _shapes_gray, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba,
            **{name: _img2img(name) for name in ("facades", "maps", "cityscapes", "horse2zebra", "toyscapes")}}
 
 

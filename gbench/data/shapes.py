@@ -6,6 +6,9 @@ size, rotation and colour, drawn over a background of two-colour sinusoidal stri
 frequency, orientation and phase) plus pixel noise. Rendering is vectorised over the batch on a
 2x supersampled grid, then area-downsampled (anti-aliased edges). The content is a pure function
 of (seed, index range): the same seed gives the same images on any machine with the same torch.
+
+`shapes-gray` (`load_shapes_gray`) is the same renders at 28x28 (by default) in one luma channel, the
+offline stand-in for MNIST in the MNIST models' smoke runs.
 """
 
 from __future__ import annotations
@@ -98,3 +101,17 @@ def load_shapes32(size: int = DEFAULT_SIZE, split: str = "train", resolution: in
         labels.append(lb[:take])
     checksum = hashlib.sha256(f"shapes32-v{VERSION}-{split}-{size}-{resolution}".encode()).hexdigest()[:16]
     return ImageSet(torch.cat(images), torch.cat(labels), name=f"shapes32-{split}", checksum=checksum)
+
+
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma
+
+
+def load_shapes_gray(size: int = DEFAULT_SIZE, split: str = "train", resolution: int = 28) -> ImageSet:
+    """`shapes-gray`: shapes32 rendered at `resolution` (default 28, MNIST's size) and reduced to one luma channel.
+    The offline stand-in for MNIST in the smoke runs of the MNIST models (gan-mlp, cgan-mlp); same labels as shapes32.
+    The toy-shapes32 extractor replicates the channel and resizes to 32, so these runs are scored under toy-shapes32."""
+    rgb = load_shapes32(size=size, split=split, resolution=resolution)
+    weights = torch.tensor(GRAY_WEIGHTS).view(1, 3, 1, 1)
+    gray = (rgb.images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    checksum = hashlib.sha256(f"shapes-gray-{rgb.checksum}".encode()).hexdigest()[:16]
+    return ImageSet(gray, rgb.labels, name=f"shapes-gray-{split}", checksum=checksum)
