@@ -121,7 +121,8 @@ def _fit_toy_segmenter(labels: torch.Tensor, photos: torch.Tensor, num_classes: 
 def load_toy_segmenter(assets_dir) -> tuple[ToySegmenter, str]:
     """The toyscapes segmenter (trained and cached on first use) and its weights' sha256."""
     path = Path(assets_dir) / f"toyscapes-segmenter-v{TOY_VERSION}.pt"
-    model = ToySegmenter()
+    with torch.random.fork_rng(devices=[]):  # building a module draws its init from the global RNG: keep that untouched
+        model = ToySegmenter()
     if path.exists():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -232,7 +233,8 @@ def load_fcn_checkpoint(path, device) -> Segmenter:
     path = Path(path)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        model = FCN8s(blob["num_classes"], blob["width"], blob["fc_width"])
+        with torch.random.fork_rng(devices=[]):
+            model = FCN8s(blob["num_classes"], blob["width"], blob["fc_width"])
         model.load_state_dict(blob["weights"])
     except (OSError, KeyError, RuntimeError) as exc:
         raise GBenchError(f"cannot load segmenter checkpoint {path}: {exc}") from None
