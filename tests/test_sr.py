@@ -214,6 +214,10 @@ def test_vgg54_loss_loads_asset_weights_and_scales_features(tmp_path, monkeypatc
     value.backward()
     assert sr.grad.abs().sum() > 0 and all(p.grad is None for p in loss.parameters())
     assert loss(hr, hr).item() == 0.0
+    monkeypatch.undo()
+    monkeypatch.setattr("gbench.assets.torch_hub_checkpoints", lambda: tmp_path / "hub")  # ignore a real torch-hub download
+    with pytest.raises(GBenchError, match="missing asset vgg19.*gbench data fetch vgg19"):  # no weights in the test GBENCH_HOME
+        VGG54Loss("imagenet")
 
 
 def _tiny_cfg(name, *overrides, **extra):
@@ -308,3 +312,5 @@ def test_short_smoke_run(tmp_path, name):
     else:  # MSE stage, then the SRGAN stage at the stepped LR
         assert [r["lr_g"] for r in log if "lr_g" in r] == [1e-3, 1e-4] and "loss_d" in log[-2] and "loss_d" not in log[1]
     assert "not comparable" in (run_dir / "report.md").read_text() and list((run_dir / "samples").glob("*.png"))
+    table = sr_results_markdown(ev["evaluations"])
+    assert table.index("| bicubic |") < table.index("| step 0 (G) |") < table.index("| step 20 (G) |") and "not comparable" in table

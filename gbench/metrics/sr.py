@@ -237,20 +237,33 @@ def _required_positional(fn) -> int:
 # ----------------------------------------------------------------------------- presentation
 
 
-def sr_results_markdown(result: dict) -> str:
-    """Markdown table of one SR result: model and bicubic per set (PSNR-Y / SSIM-Y / PSNR-RGB), with the caveats."""
-    sets = list(result["test_sets"])
-    rows = [(result.get("model", "model"), result["metrics"])]
-    if result.get("baseline"):
-        rows.append(("bicubic", result["baseline"]["metrics"]))
+def is_sr_result(result: dict) -> bool:
+    """True for a result dict written by this module (what run reports and the CLI branch on)."""
+    return "test_sets" in result and "per_image" in result
+
+
+def sr_results_markdown(results: dict | list[dict]) -> str:
+    """Markdown for one SR result or a run's evaluations (dicts with an optional "step"): the bicubic row first,
+    then one row per result, columns PSNR-Y / SSIM-Y / PSNR-RGB per set; then LR provenance, comparability and
+    the SSIM caveat."""
+    results = [results] if isinstance(results, dict) else list(results)
+    last = results[-1]
+    sets = list(last["test_sets"])
+    rows = []
+    baseline = next((r["baseline"] for r in results if r.get("baseline")), None)
+    if baseline:
+        rows.append(("bicubic", baseline["metrics"]))
+    for r in results:
+        label = r.get("model", "model") if "step" not in r else f"step {r['step']} ({r.get('generator', r.get('model', 'G'))})"
+        rows.append((label, r["metrics"]))
     header = "| | " + " | ".join(f"{s} PSNR-Y / SSIM-Y / PSNR-RGB" for s in sets) + " |"
     lines = [header, "|" + "---|" * (len(sets) + 1)]
     for label, m in rows:
         cells = [f"{m[f'psnr_y/{s}']:.2f} / {m[f'ssim_y/{s}']:.4f} / {m[f'psnr_rgb/{s}']:.2f}" for s in sets]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", f"Fingerprint `{result['fingerprint']}`; LR: " +
-              "; ".join(f"{s}: {v['lr_source']}" for s, v in result["test_sets"].items()) + ".",
-              f"Comparability: {result['comparable_to']}.", f"Note: {SSIM_CAVEAT}."]
+    lines += ["", f"Fingerprint `{last['fingerprint']}`; {last['n_gen']} images; border {last['crop_border']} px; LR: " +
+              "; ".join(f"{s}: {v['lr_source']}" for s, v in last["test_sets"].items()) + ".",
+              "", f"Comparability: {last['comparable_to']}.", "", f"Note: {SSIM_CAVEAT}."]
     return "\n".join(lines)
 
 

@@ -53,7 +53,7 @@ def default_run_dir(cfg: RunConfig) -> str:
 def _srresnet() -> Experiment:
     paper = RunConfig(
         experiment="srresnet-x4",
-        model=ModelConfig("srresnet", "srgan"),  # no D is built: adv_weight = 0
+        model=ModelConfig("srresnet", ""),  # no discriminator (adv_weight = 0)
         data=DataConfig(dataset="div2k", split="train", resolution=96),  # resolution = HR crop side
         train=TrainConfig(steps=1_000_000, n_critic=1, batch_size_d=16, batch_size_g=16, loss="ns", lr_g=1e-4, lr_d=1e-4,
                           betas_g=(0.9, 0.999), betas_d=(0.9, 0.999), ema=False, content_loss="mse", adv_weight=0.0,

@@ -151,6 +151,8 @@ class SRTrainer:
             self.G = reference_models.build_generator(cfg.model.generator, **cfg.model.g_kwargs).to(device)
             self.D = None
             if t.adv_weight > 0:
+                if not cfg.model.discriminator:
+                    raise GBenchError("train.adv_weight > 0 needs a discriminator: set model.discriminator (e.g. srgan)")
                 d_kwargs = {"input_size": self.crop, **cfg.model.d_kwargs}
                 self.D = reference_models.build_discriminator(cfg.model.discriminator, **d_kwargs).to(device)
         except (KeyError, TypeError, ValueError) as exc:
