@@ -128,7 +128,7 @@ def make_lr(hr_images: list[np.ndarray], scale: int) -> list[np.ndarray]:
             for hr in hr_images]
 
 
-def test_set_from_hr(name: str, names: list[str], hr_images: list[np.ndarray], scale: int) -> SRTestSet:
+def hr_test_set(name: str, names: list[str], hr_images: list[np.ndarray], scale: int) -> SRTestSet:
     hr = [np.ascontiguousarray(modcrop(im, scale)) for im in hr_images]
     return SRTestSet(name, names, hr, make_lr(hr, scale), scale, TORCH_BICUBIC)
 
@@ -136,7 +136,7 @@ def test_set_from_hr(name: str, names: list[str], hr_images: list[np.ndarray], s
 def load_folder_test_set(folder: Path | str, scale: int = 4, name: str = "") -> SRTestSet:
     """Any folder of HR images as a test set (LR made with the torch bicubic)."""
     files = image_files(Path(folder))
-    return test_set_from_hr(name or Path(folder).name, [p.stem for p in files], [read_rgb(p) for p in files], scale)
+    return hr_test_set(name or Path(folder).name, [p.stem for p in files], [read_rgb(p) for p in files], scale)
 
 
 def load_benchmark_set(root: Path | str | None, name: str, scale: int = 4) -> SRTestSet:
@@ -168,7 +168,7 @@ def load_skimage_set(scale: int = 4) -> SRTestSet:
     """The mini test set: colour photos bundled inside scikit-image (offline), cropped to multiples of `scale`."""
     import skimage.data
 
-    return test_set_from_hr("skimage", list(SKIMAGE_PHOTOS), [getattr(skimage.data, n)() for n in SKIMAGE_PHOTOS], scale)
+    return hr_test_set("skimage", list(SKIMAGE_PHOTOS), [getattr(skimage.data, n)() for n in SKIMAGE_PHOTOS], scale)
 
 
 # ----------------------------------------------------------------------------- training images
@@ -239,7 +239,7 @@ def load_packed_folder(folder: Path | str, name: str = "", min_side: int = 0) ->
 
 def procedural_hr_images(n: int, side: int = PROCEDURAL_SIDE, seed: int = 0, chunk: int = 8) -> torch.Tensor:
     """`n` uint8 (3, side, side) images with edges and textures for smoke training: a two-colour gradient with
-    faint stripes, overlaid by 12 discs, rectangles and bars, some of them striped at up to 48 cycles per image.
+    faint stripes, overlaid by 12 rotated ellipses, rectangles and thin bars, some striped at up to 48 cycles per image.
     Rendered at 2x and area-downsampled (antialiased edges). A pure function of (n, side, seed)."""
     out = []
     for first in range(0, n, chunk):  # chunks bound the (b, shapes, 2side, 2side) temporaries
