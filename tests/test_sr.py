@@ -25,7 +25,7 @@ from gbench.metrics import rgb_to_y
 from gbench.metrics.sr import evaluate_bicubic, evaluate_sr_model, load_sr_model, sr_image_metrics, sr_results_markdown
 from gbench.train.gan import StepLog
 from gbench.train.run import run_dir_for
-from gbench.train.sr import VGG54_SCALE, SRTrainer, VGG54Loss
+from gbench.train.sr import VGG54_SCALE, SRTrainer, VGG54Loss, trained_sr_model
 from reference_models.srgan import UnitRangeSR
 
 TINY_G = {"model.g_kwargs.g_channels": 8, "model.g_kwargs.n_blocks": 1}
@@ -309,6 +309,8 @@ def test_short_smoke_run(tmp_path, name):
     assert len(mse) == 2
     if name == "srresnet-x4":
         assert mse[1] < mse[0]  # the pixel loss fell (20 tiny steps do not yet move PSNR reliably)
+        model, details = trained_sr_model(run_dir)  # what `gbench eval --run` scores: the same numbers
+        assert details["step"] == 20 and evaluate_sr_model(model, "sr-x4-y-skimage")["metrics"] == final["metrics"]
     else:  # MSE stage, then the SRGAN stage at the stepped LR
         assert [r["lr_g"] for r in log if "lr_g" in r] == [1e-3, 1e-4] and "loss_d" in log[-2] and "loss_d" not in log[1]
     assert "not comparable" in (run_dir / "report.md").read_text() and list((run_dir / "samples").glob("*.png"))
