@@ -302,3 +302,23 @@ def test_translation_protocol_must_fit_the_model():
     trainer = img2img.Pix2PixTrainer(cfg, torch.device("cpu"))
     with pytest.raises(GBenchError, match="cannot score a translation model"):
         trainer.evaluate(0)
+
+
+def test_fetch_explains_manual_steps_and_checks_hand_downloaded_archives(tmp_path, monkeypatch):
+    import tarfile
+
+    from gbench.data import download
+
+    monkeypatch.setenv("GBENCH_OFFLINE", "1")
+    with pytest.raises(GBenchError, match=r"login.*gtFine_trainvaltest\.zip.*leftImg8bit_trainvaltest\.zip.*gbench data prepare cityscapes --root"):
+        download.fetch("cityscapes", tmp_path)
+    with pytest.raises(GBenchError, match=r"no published checksum.*facades\.tar\.gz.*by hand"):
+        download.fetch("facades", tmp_path)
+    with pytest.raises(GBenchError, match=r"offline.*horse2zebra\.zip \(sha256 a74d9d39"):
+        download.fetch("horse2zebra", tmp_path)
+    staging = tmp_path / "staging" / "facades" / "train"
+    _save(staging / "1.jpg", np.zeros((4, 8, 3), np.uint8))
+    with tarfile.open(tmp_path / "facades.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "staging" / "facades", arcname="facades")
+    with pytest.raises(GBenchError, match=r"extracted to \{'train': 1, 'val': 0, 'test': 0\}"):
+        download.fetch("facades", tmp_path)

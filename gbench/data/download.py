@@ -407,6 +407,51 @@ DATASETS: dict[str, DatasetInfo] = {
         archive_dir="DIV2K",
         module="sr",
     ),
+    # Image-to-image (gbench/data/paired.py). pix2pix's tarballs have no published checksum: gbench extracts a copy
+    # downloaded by hand and checks its file counts. horse2zebra.zip: sha256 and size as pinned by TensorFlow Datasets'
+    # cycle_gan url_checksums (not recomputed here; no network). Cityscapes needs a login.
+    "facades": DatasetInfo(
+        name="facades",
+        title="CMP facades (pix2pix)",
+        content="A|B pairs (photo | label colours), 512x256 JPEGs: train 400 / val 100 / test 106; ~30 MB",
+        expected=("facades/train", "facades/val", "facades/test"),
+        remotes=(RemoteFile("facades.tar.gz", ("http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz",)),),
+        used_by="pix2pix-facades (facades-fid protocol)",
+        manual="no published checksum: download facades.tar.gz by hand into the data root, then `gbench data fetch facades` extracts it",
+        module="paired",
+    ),
+    "maps": DatasetInfo(
+        name="maps",
+        title="maps (pix2pix): aerial photo | Google map",
+        content="A|B pairs 1200x600 JPEGs: train 1,096 / val 1,098; ~240 MB",
+        expected=("maps/train", "maps/val"),
+        remotes=(RemoteFile("maps.tar.gz", ("http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz",)),),
+        used_by="pix2pix-maps (maps-fid protocol)",
+        manual="no published checksum: download maps.tar.gz by hand into the data root, then `gbench data fetch maps` extracts it",
+        module="paired",
+    ),
+    "horse2zebra": DatasetInfo(
+        name="horse2zebra",
+        title="horse2zebra (CycleGAN)",
+        content="unaligned 256x256 JPEGs: trainA 1,067 horses, trainB 1,334 zebras, testA 120, testB 140",
+        expected=("horse2zebra/trainA", "horse2zebra/trainB", "horse2zebra/testA", "horse2zebra/testB"),
+        remotes=(RemoteFile("horse2zebra.zip", ("http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip",
+                                                "https://people.eecs.berkeley.edu/~taesung_park/CycleGAN/datasets/horse2zebra.zip"),
+                            sha256="a74d9d392eecca9966b51287a76ca126af473d9de4f3e8fc0e9cda08fa1730a1", size=116_867_962),),
+        used_by="cyclegan-horse2zebra (horse2zebra-fid protocol)",
+        module="paired",
+    ),
+    "cityscapes": DatasetInfo(
+        name="cityscapes",
+        title="Cityscapes (prepared for pix2pix / CycleGAN / FCN-score)",
+        content="2,975 train / 500 val frames; prepared as 256x256 A|B pairs (photo | label colours) + full-resolution train ids",
+        expected=("cityscapes/train", "cityscapes/test", "cityscapes/trainIds/test"),
+        remotes=(RemoteFile("gtFine_trainvaltest.zip", ("https://www.cityscapes-dataset.com/downloads/",)),
+                 RemoteFile("leftImg8bit_trainvaltest.zip", ("https://www.cityscapes-dataset.com/downloads/",))),
+        used_by="pix2pix-cityscapes, cyclegan-cityscapes (cityscapes-fcn protocols), gbench train-segmenter cityscapes",
+        manual="login required at https://www.cityscapes-dataset.com; `gbench data fetch cityscapes` prints the steps",
+        module="paired",
+    ),
 }
 
 
