@@ -294,6 +294,128 @@ def doctor() -> None:
         console.print(table)
 
 
+@app.command()
+@user_errors
+def leaderboard(
+    board: Optional[str] = typer.Argument(None, help="board name (cifar10, stl10, celeba, cityscapes_labels2photo, ...); omit to list boards"),
+    runs: Path = typer.Option(Path("runs"), "--runs", help="folder of run directories whose results join the board"),
+    format_: str = typer.Option("table", "--format", help="table | csv | md"),
+    metric: Optional[str] = typer.Option(None, "--metric", help="rank by this metric instead of the board's primary one"),
+) -> None:
+    """Published numbers (with their sources) plus your local runs, ranked within one protocol fingerprint.
+
+    Rows measured under other protocols are listed in their own groups with the constants that differ;
+    they are never ranked together. Local rows show their run directory and fingerprint.
+
+    Examples:
+
+    * `gbench leaderboard`
+    * `gbench leaderboard cifar10 --runs runs --format md`
+    """
+    from gbench import leaderboard as lb
+
+    if format_ not in ("table", "csv", "md"):
+        raise GBenchError(f"--format must be table, csv or md, not {format_!r}")
+    if board is None:
+        table = Table(title="gbench leaderboards (leaderboards/*.csv)")
+        for col in ("board", "title", "ranked by", "published rows"):
+            table.add_column(col, overflow="fold")
+        for name, title, primary, count in lb.board_summary():
+            table.add_row(name, title, primary, str(count))
+        console.print(table)
+        return
+    info, groups = lb.build_board(board, runs, metric=metric)
+    if format_ == "csv":
+        console.out(lb.render_csv(info, groups, metric), highlight=False, end="")
+    elif format_ == "md":
+        console.out(lb.render_markdown(info, groups, metric), highlight=False)
+    else:
+        for table in lb.rich_tables(info, groups, metric):
+            console.print(table)
+
+
+@app.command()
+@user_errors
+def reproduce(
+    table: Optional[str] = typer.Argument(None, help="table name, e.g. transgan-table3; omit to list the tables"),
+    preset: str = typer.Option("paper", "--preset", "-p", help="paper | quick | smoke"),
+    only: List[str] = typer.Option([], "--only", help="only rows whose label contains this text (repeatable)"),
+    seeds: int = typer.Option(1, "--seeds", help="training seeds per cell (seed, seed+1, ...); mean ± std over them"),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="cells trained at once in worker processes (one per visible GPU, else CPU workers)"),
+    out: Path = typer.Option(Path("runs"), "--out", help="root folder of the cells' run directories"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    set_: List[str] = typer.Option([], "--set", "-s", help="extra config override for every cell (makes the cells not comparable)"),
+    reports: Optional[Path] = typer.Option(None, "--reports", help="folder of the table report (default: reports/<preset>)"),
+    no_run: bool = typer.Option(False, "--no-run", help="train nothing: render the table from the runs already there"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the cells, their run directories and what would run; write nothing"),
+) -> None:
+    """Reproduce a paper table: train the missing cells (finished ones are skipped, interrupted ones resume),
+    then write paper vs measured (mean ± std over seeds, delta, comparability) as Markdown, HTML, CSV, LaTeX
+    and a bar chart.
+
+    Examples:
+
+    * `gbench reproduce`
+    * `gbench reproduce transgan-table3 --preset smoke --jobs 2`
+    * `gbench reproduce transgan-table4 --seeds 3 --only XL --device cuda`
+    """
+    from gbench import tables
+    from gbench.report.table_report import render_table_report
+
+    if table is None:
+        listing = Table(title="gbench tables (`gbench reproduce TABLE`)")
+        for col in ("table", "title", "cells"):
+            listing.add_column(col, overflow="fold")
+        for name in tables.table_names():
+            t = tables.get_table(name)
+            state = t.unavailable and f"not available: {t.unavailable}" or (
+                f"{len(t.rows)} rows x {len(t.columns)} columns" + ("" if t.trainable else ", published values only"))
+            listing.add_row(name, t.title, state)
+        console.print(listing)
+        return
+    if dry_run:
+        plan = tables.plan(tables.get_table(table), preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(set_))
+        listing = Table(title=f"{table} ({preset} preset, {seeds} seed(s))")
+        for col in ("row", "columns", "run directory / reason", "status"):
+            listing.add_column(col, overflow="fold")
+        lines: dict[tuple, list] = {}  # (row, run dir or reason, status) -> columns, so a row's IS and FID share a line
+        for pc in plan.cells:
+            keys = [(pc.cell.row, pc.unavailable, "not available")] if pc.unavailable else [
+                (pc.cell.row, str(job.run_dir), job.status) for job in pc.jobs]
+            for key in keys:
+                lines.setdefault(key, []).append(pc.cell.column)
+        for (row, where, status), columns in lines.items():
+            listing.add_row(row, ", ".join(columns), where, status)
+        console.print(listing)
+        todo = [j for j in plan.jobs.values() if j.status != "finished"]
+        console.print(f"{len(plan.jobs)} run(s): {len(plan.jobs) - len(todo)} finished, {len(todo)} to train")
+        return
+    if jobs < 1:
+        raise GBenchError("--jobs must be at least 1")
+    plan, measured, failed = tables.reproduce(table, preset=preset, seeds=seeds, jobs=jobs, out=out, device=device, only=tuple(only),
+                                              extra=tuple(set_), run=not no_run, console=console)
+    paths = render_table_report(plan, measured, reports or Path("reports") / preset)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+    if failed:
+        raise GBenchError(f"{len(failed)} cell run(s) failed (see the table report): " + "; ".join(f"{j.run_dir}: {j.error}" for j in failed))
+
+
+@app.command()
+@user_errors
+def compare(
+    runs: List[Path] = typer.Argument(..., help="two or more run directories"),
+    report: Path = typer.Option(Path("reports/compare"), "--report", help="folder of compare.md / compare.html"),
+) -> None:
+    """Side-by-side report of runs: config differences, metrics with fingerprints, curves and sample grids.
+
+    Example: `gbench compare runs/transgan-s/smoke-1a2b3c4d runs/transgan-m/smoke-5e6f7a8b`
+    """
+    from gbench.report.compare import render_compare_report
+
+    md, html = render_compare_report(runs, report)
+    console.print(f"wrote {md} and {html}")
+
+
 def main() -> None:
     app()
 
