@@ -3,7 +3,8 @@ WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT in the environment), give the s
 
 The protocol is a small toy-shapes32 variant with 3 stream chunks, so rank 0 generates chunks 0 and 2
 and rank 1 chunk 1: uneven shards whose rows must be put back in stream order (IS and KID use the rows
-themselves; FID only differs by the order of float64 sums).
+themselves; FID only differs by the order of float64 sums). A one-chunk variant leaves rank 1 idle; it
+must still take part in every collective.
 """
 
 import dataclasses
@@ -32,6 +33,7 @@ WORKER = textwrap.dedent('''
 
     PROTOCOLS["{protocol}"] = dataclasses.replace(PROTOCOLS["toy-shapes32"], id="{protocol}", n_gen=1300, n_ref=1000, is_splits=5,
                                                   kid_subsets=10, kid_subset_size=100)
+    PROTOCOLS["{protocol}-1"] = dataclasses.replace(PROTOCOLS["{protocol}"], id="{protocol}-1", n_gen=400)  # one chunk: rank 1 idles
 
 
     class Tiny(nn.Module):
@@ -56,6 +58,7 @@ WORKER = textwrap.dedent('''
         gathered = dist.all_gather_object(rank * 10)
         pieces = dist.all_gather_tensors(torch.full((rank + 1, 2), float(rank)))
         result = evaluate_generator(make(), "{protocol}", batch_size=128)
+        result["one_chunk"] = evaluate_generator(make(), "{protocol}-1", batch_size=128)["metrics"]
         result["check"] = {{"world": world, "gathered": gathered, "piece_rows": [len(p) for p in pieces],
                            "piece_values": [float(p.mean()) for p in pieces], "main": dist.is_main()}}
         with open(sys.argv[1] + f"/rank{{rank}}.json", "w") as f:
@@ -79,12 +82,14 @@ def worker(tmp_path, monkeypatch):
     yield eval_worker
     sys.modules.pop("eval_worker", None)
     PROTOCOLS.pop(PROTOCOL, None)
+    PROTOCOLS.pop(f"{PROTOCOL}-1", None)
 
 
 def test_two_gloo_processes_equal_one_process(worker, tmp_path):
     from gbench.metrics.evaluate import evaluate_generator, my_chunks
 
     single = evaluate_generator(worker.make(), PROTOCOL, batch_size=128)  # also caches the reference for the workers
+    single_one_chunk = evaluate_generator(worker.make(), f"{PROTOCOL}-1", batch_size=128)["metrics"]
     assert [c[0] for c in my_chunks(1300)] == [0, 1, 2] and dist.world_size() == 1
 
     port = free_port()
@@ -102,12 +107,13 @@ def test_two_gloo_processes_equal_one_process(worker, tmp_path):
         check = res.pop("check")
         assert check == {"world": 2, "gathered": [0, 10], "piece_rows": [1, 2], "piece_values": [0.0, 1.0], "main": r == 0}
     assert {k: v for k, v in ranks[0].items() if k != "seconds"} == {k: v for k, v in ranks[1].items() if k != "seconds"}
+    assert ranks[0]["one_chunk"] == ranks[1]["one_chunk"]
 
-    ours, theirs = ranks[0]["metrics"], single["metrics"]
-    assert ours.keys() == theirs.keys() == {"is_mean", "is_std", "fid", "kid_mean", "kid_std"}
-    for k in ("is_mean", "is_std", "kid_mean", "kid_std"):  # same rows, same order
-        assert ours[k] == pytest.approx(theirs[k], rel=1e-12, abs=1e-15), k
-    assert ours["fid"] == pytest.approx(theirs["fid"], rel=1e-9)
+    for ours, theirs in ((ranks[0]["metrics"], single["metrics"]), (ranks[0].pop("one_chunk"), single_one_chunk)):
+        assert ours.keys() == theirs.keys() == {"is_mean", "is_std", "fid", "kid_mean", "kid_std"}
+        for k in ("is_mean", "is_std", "kid_mean", "kid_std"):  # same rows, same order
+            assert ours[k] == pytest.approx(theirs[k], rel=1e-12, abs=1e-15), k
+        assert ours["fid"] == pytest.approx(theirs["fid"], rel=1e-9)
     assert ranks[0]["fingerprint"] == single["fingerprint"] and ranks[0]["n_gen"] == 1300
 
 

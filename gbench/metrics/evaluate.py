@@ -173,20 +173,24 @@ def _gather(collector: _Collector, mine: list[tuple[int, int, int]], n: int) -> 
     features, logits = collector.trimmed(collector.features), collector.trimmed(collector.logits)
     if dist.world_size() == 1:
         return Generated(collector.stats, logits, features)
-    shards = dist.all_gather_object((collector.stats.state_dict() if collector.stats.count else None, mine))
+    widths = tuple(None if t is None else t.shape[1] for t in (features, logits))
+    shards = dist.all_gather_object((collector.stats.state_dict() if collector.stats.count else None, mine, widths))
     stats = FeatureStats()
-    for state, _ in shards:
+    for state, _, _ in shards:
         if state is not None:
             stats.merge(FeatureStats.from_state_dict(state))
-    return Generated(stats, _in_stream_order(logits, shards, n), _in_stream_order(features, shards, n))
+    # a rank with no chunks (more ranks than chunks) still joins each collective, with 0 rows of the right width
+    features_width, logits_width = (next((w[i] for _, _, w in shards if w[i] is not None), None) for i in range(2))
+    keep_features, keep_logits = collector.keep_features, collector.keep_logits
+    return Generated(stats, _in_stream_order(logits, logits_width, shards, n) if keep_logits else None,
+                     _in_stream_order(features, features_width, shards, n) if keep_features else None)
 
 
-def _in_stream_order(rows: torch.Tensor | None, shards, n: int) -> torch.Tensor | None:
-    if rows is None:
-        return None
+def _in_stream_order(rows: torch.Tensor | None, width: int | None, shards, n: int) -> torch.Tensor:
+    rows = rows if rows is not None else torch.empty(0, width or 0, dtype=torch.float32)
     pieces = dist.all_gather_tensors(rows)
     full = torch.empty(n, rows.shape[1], dtype=rows.dtype)
-    for piece, (_, chunks) in zip(pieces, shards):
+    for piece, (_, chunks, _) in zip(pieces, shards):
         offset = 0
         for _, start, stop in chunks:
             full[start:stop] = piece[offset : offset + stop - start]
