@@ -211,6 +211,13 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
 
 
 def _format_metrics(result: dict) -> str:
+    """One console line: the metrics, then the fingerprint and sample counts (markup-escaped for rich)."""
+    from rich.markup import escape
+
+    from gbench.metrics.sr import format_sr_metrics, is_sr_result
+
+    if is_sr_result(result):
+        return escape(format_sr_metrics(result))
     m = result["metrics"]
     parts = []
     if "is_mean" in m:
@@ -219,5 +226,7 @@ def _format_metrics(result: dict) -> str:
         parts.append(f"FID {m['fid']:.3f}")
     if "kid_mean" in m:
         parts.append(f"KID {m['kid_mean']:.4f} ± {m['kid_std']:.4f}")
-    return "  ".join(parts) + f"   [{result['fingerprint']}, n_gen {result['n_gen']}, n_ref {result['n_ref']}]"
+    known = {"is_mean", "is_std", "fid", "kid_mean", "kid_std"}
+    parts += [f"{k} {v:.4g}" for k, v in m.items() if k not in known and isinstance(v, (int, float))]  # e.g. FCN scores
+    return escape("  ".join(parts) + f"   [{result['fingerprint']}, n_gen {result['n_gen']}, n_ref {result['n_ref']}]")
 
