@@ -581,10 +581,11 @@ def comparability(cell: Cell, cfg, extra: tuple) -> tuple[bool, str]:
 
     protocol = PROTOCOLS.get(cfg.eval.protocol)
     if cfg.preset != "paper":
-        if protocol is not None and not protocol.comparable:
+        paper = get_experiment(cfg.experiment).paper
+        if cfg.data.dataset != paper.data.dataset and protocol is not None and not protocol.comparable:
             return False, f"{cfg.preset} preset: toy protocol {cfg.eval.protocol}, {cfg.data.dataset} data"
-        paper_steps = get_experiment(cfg.experiment).paper.train.steps
-        return False, f"{cfg.preset} preset: {cfg.train.steps:,} of {paper_steps:,} steps, protocol {cfg.eval.protocol}"
+        return False, (f"{cfg.preset} preset: {cfg.train.steps:,} of {paper.train.steps:,} steps, protocol {cfg.eval.protocol}"
+                       + ("" if protocol is None or protocol.comparable else " (matches no paper)"))
     if extra:
         return False, f"extra overrides {', '.join(extra)}"
     if not cell.paper_protocol:
