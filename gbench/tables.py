@@ -580,14 +580,15 @@ def comparability(cell: Cell, cfg, extra: tuple) -> tuple[bool, str]:
     from gbench.protocols import PROTOCOLS
 
     protocol = PROTOCOLS.get(cfg.eval.protocol)
+    extras = f"; extra overrides {', '.join(extra)}" if extra else ""
     if cfg.preset != "paper":
         paper = get_experiment(cfg.experiment).paper
         if cfg.data.dataset != paper.data.dataset and protocol is not None and not protocol.comparable:
-            return False, f"{cfg.preset} preset: toy protocol {cfg.eval.protocol}, {cfg.data.dataset} data"
+            return False, f"{cfg.preset} preset: toy protocol {cfg.eval.protocol}, {cfg.data.dataset} data{extras}"
         return False, (f"{cfg.preset} preset: {cfg.train.steps:,} of {paper.train.steps:,} steps, protocol {cfg.eval.protocol}"
-                       + ("" if protocol is None or protocol.comparable else " (matches no paper)"))
+                       + ("" if protocol is None or protocol.comparable else " (matches no paper)") + extras)
     if extra:
-        return False, f"extra overrides {', '.join(extra)}"
+        return False, extras.removeprefix("; ")
     if not cell.paper_protocol:
         return False, "the paper's protocol has no gbench equivalent"
     if cfg.eval.protocol != cell.paper_protocol:

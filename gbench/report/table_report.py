@@ -44,9 +44,10 @@ def paper_text(m) -> str:
     return _fmt(c.paper, c.metric) + (f" ± {_fmt(c.paper_std, c.metric)}" if c.paper_std is not None else "")
 
 
-def measured_text(m) -> str:
+def measured_text(m, short: bool = False) -> str:
+    """mean ± std (n=seeds); or why there is no number (`short`: just the kind, the Cells section has the reason)."""
     if m.status:
-        return m.status
+        return m.status.split(":")[0] if short else m.status
     text = _fmt(m.mean, m.cell.metric)
     if m.std is not None:
         text += f" ± {_fmt(m.std, m.cell.metric)}"
@@ -169,7 +170,7 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path) -> str:
         line = [row]
         for column in t.columns:
             m = cells.get(column)
-            line += ["", "", ""] if m is None else [paper_text(m), measured_text(m), _fmt(m.delta, m.cell.metric, signed=True)]
+            line += ["", "", ""] if m is None else [paper_text(m), measured_text(m, short=True), _fmt(m.delta, m.cell.metric, signed=True)]
         line.append(_row_flag(list(cells.values())))
         lines.append("| " + " | ".join(c.replace("|", "/") for c in line) + " |")
     lines.append("")
