@@ -374,7 +374,11 @@ def reproduce(
         console.print(listing)
         return
     if dry_run:
-        plan = tables.plan(tables.get_table(table), preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(set_))
+        spec = tables.get_table(table)
+        if spec.unavailable or not spec.trainable:
+            console.print(f"{table}: nothing to train: " + (spec.unavailable or spec.notes[0]))
+            return
+        plan = tables.plan(spec, preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(set_))
         listing = Table(title=f"{table} ({preset} preset, {seeds} seed(s))")
         for col in ("row", "columns", "run directory / reason", "status"):
             listing.add_column(col, overflow="fold")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -22,8 +23,10 @@ from gbench.io import atomic_write_text  # noqa: E402
 from gbench.leaderboard import higher_is_better  # noqa: E402
 from gbench.report.run_report import markdown_to_html  # noqa: E402
 
-def _digits(metric: str, value: float | None = None) -> int:
-    if metric.startswith("ssim") or metric.startswith("mse"):
+def _digits(metric: str) -> int:
+    if metric.endswith(("_x100", "_x1e-3")):  # published scaled values (DGP): printed with 2 decimals
+        return 2
+    if metric.startswith(("ssim", "mse")):
         return 4
     if metric in ("pixel_acc", "class_acc", "class_iou") or metric.startswith("gt_"):
         return 3
@@ -93,7 +96,8 @@ def headline(p, measured: list) -> str:
     """The plain statement at the top: comparable, or not and why."""
     flags = [m for m in measured if m.comparable is not None]
     if not p.table.trainable:
-        return "**Published values only.** " + (p.table.notes[0] if p.table.notes else "gbench does not train this table.")
+        reason = p.table.notes[0].removeprefix("published values only: ") if p.table.notes else "gbench does not train this table"
+        return f"**Published values only:** {reason}."
     if p.table.unavailable:
         return f"**Not available:** {p.table.unavailable}."
     if not flags:
@@ -117,19 +121,23 @@ def bar_chart(p, measured: list, path: Path) -> Path | None:
     columns = [c for c in p.table.columns if any(m.column == c and (m.mean is not None or m.cell.paper is not None) for m in measured)]
     if not columns:
         return None
-    fig, axes = plt.subplots(1, len(columns), figsize=(max(4.2, 3.6 * len(columns)), 0.9 + 0.42 * max(3, len(p.table.rows))),
-                             squeeze=False)
+    labels_all = {row: textwrap.fill(row, 36) for row in p.table.rows}
+    label_width = 0.075 * max(len(line) for text in labels_all.values() for line in text.splitlines())
+    lines_per_row = max(text.count("\n") + 1 for text in labels_all.values())
+    fig, axes = plt.subplots(1, len(columns), figsize=(label_width + 3.2 * len(columns) + 0.5,
+                                                         1.0 + (0.25 + 0.14 * lines_per_row) * max(3, len(p.table.rows))), squeeze=False)
     for ax, column in zip(axes[0], columns):
         cells = [m for m in measured if m.column == column]
-        labels = [m.row for m in cells]
+        labels = [labels_all.get(m.row, m.row) for m in cells]
         y = range(len(cells))
         paper = [m.cell.paper if m.cell.paper is not None else 0.0 for m in cells]
         ours = [m.mean if m.mean is not None else 0.0 for m in cells]
         errors = [m.std or 0.0 for m in cells]
         ax.barh([i - 0.2 for i in y], paper, height=0.38, label="paper", color="#8c8c8c")
-        ax.barh([i + 0.2 for i in y], ours, height=0.38, xerr=errors, label="measured", color="#3b75af", error_kw={"lw": 0.8})
+        if p.table.trainable:
+            ax.barh([i + 0.2 for i in y], ours, height=0.38, xerr=errors, label="measured", color="#3b75af", error_kw={"lw": 0.8})
         for i, m in enumerate(cells):
-            if m.mean is None:
+            if m.mean is None and p.table.trainable:
                 ax.text(0, i + 0.2, " not measured", va="center", fontsize=7, color="#a33")
         ax.set_yticks(list(y))
         ax.set_yticklabels(labels if ax is axes[0][0] else [""] * len(labels), fontsize=8)
@@ -141,7 +149,7 @@ def bar_chart(p, measured: list, path: Path) -> Path | None:
     axes[0][0].legend(fontsize=7, loc="lower right")
     comparable = [m.comparable for m in measured if m.comparable is not None]
     note = "" if all(comparable) else f"  [{p.preset} preset: NOT comparable to the paper]" if p.preset != "paper" else "  [not comparable]"
-    fig.suptitle(f"{p.table.name}: paper vs gbench{note}", fontsize=10)
+    fig.suptitle(f"{p.table.name}: paper vs gbench{note}" if p.table.trainable else f"{p.table.name}: published values", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -161,6 +169,8 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path) -> str:
               + f"; preset `{p.preset}`; {p.seeds} training seed(s); regenerate with `{command_line(p)}`.", ""]
     if t.unavailable:
         return "\n".join(lines)
+    if not t.trainable:
+        return _published_only(p, measured, chart, base, lines)
     header = ["row"]
     for column in t.columns:
         header += [f"{column} paper", f"{column} measured", f"{column} Δ"]
@@ -198,6 +208,18 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path) -> str:
     ]
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+def _published_only(p, measured: list, chart: Path | None, base: Path, lines: list) -> str:
+    """A table gbench does not train: the paper's values, the chart and the notes."""
+    t = p.table
+    lines += ["| " + " | ".join(["row", *t.columns]) + " |", "|" + "---|" * (len(t.columns) + 1)]
+    for row, cells in _by_row(p, measured):
+        lines.append("| " + " | ".join([row, *[paper_text(cells[c]) if c in cells else "" for c in t.columns]]) + " |")
+    lines.append("")
+    if chart is not None:
+        lines += [f"![published values]({chart.relative_to(base)})", ""]
+    return "\n".join(lines + ["## Notes", ""] + [f"- {n}" for n in t.notes[1:]]) + "\n"
 
 
 # ----------------------------------------------------------------------------- CSV / LaTeX
