@@ -281,11 +281,32 @@ def _run_setting(run_dir: Path, data: dict, final: dict) -> tuple[str, str]:
     parts = [f"{data.get('preset', '?')} preset"]
     config_path = run_dir / "config.json"
     if config_path.exists():
-        parts.append(f"seed {json.loads(config_path.read_text())['config'].get('seed', 0)}")
+        cfg_dict = json.loads(config_path.read_text())["config"]
+        parts += _overrides_of(cfg_dict)
+        parts.append(f"seed {cfg_dict.get('seed', 0)}")
     parts.append(f"step {final.get('step', '?')}")
     if final.get("generator"):
         parts.append(f"{final['generator']} generator")
     return data.get("experiment") or run_dir.parent.name, ", ".join(parts)
+
+
+def _overrides_of(cfg_dict: dict) -> list[str]:
+    """`key=value` for every config value that differs from the run's preset (what `--set` changed)."""
+    from gbench.config import config_from_dict
+    from gbench.experiments import get_experiment
+
+    try:
+        cfg = config_from_dict(cfg_dict)
+        base = get_experiment(cfg.experiment).config(cfg.preset)
+    except Exception:  # a run of an experiment this gbench no longer has
+        return []
+    out = []
+    for section in ("model", "data", "train", "eval"):
+        ours, theirs = getattr(cfg, section), getattr(base, section)
+        for name, value in vars(ours).items():
+            if json.dumps(value, sort_keys=True, default=list) != json.dumps(getattr(theirs, name), sort_keys=True, default=list):
+                out.append(f"{section}.{name}={value}")
+    return out
 
 
 def rows_from_run(run_dir: Path, data: dict) -> list[Row]:
@@ -522,7 +543,7 @@ def format_value(value: tuple | None) -> str:
     if value is None:
         return ""
     v, std = value
-    return _num(v) + (f" ± {_num(std)}" if std is not None else "")
+    return _num(v) + ("" if std is None else f" ± {std:.2g}" if abs(std) < 1 else f" ± {std:.3g}")
 
 
 def _metric_columns(board: Board, groups: list[Group]) -> list[str]:
