@@ -168,7 +168,8 @@ def _grid_lines(run_dir: Path) -> list[str]:
     if len(grids) > MAX_GRIDS:
         picks = [round(i * (len(grids) - 1) / (MAX_GRIDS - 1)) for i in range(MAX_GRIDS)]
         grids = [grids[i] for i in dict.fromkeys(picks)]
-    lines = ["## Samples (fixed z)", "", "The same latents at every step, so the grids are comparable over training.", ""]
+    lines = ["## Samples (fixed z)", "", "The same latents (image-to-image and SR: the same inputs) at every step, so the grids are "
+             "comparable over training.", ""]
     for g in grids:
         step = int(re.sub(r"\D", "", g.stem) or 0)
         lines += [f"![samples at step {step}]({g.relative_to(run_dir)})", f"`{g.name}` (step {step})", ""]
