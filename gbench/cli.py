@@ -339,7 +339,7 @@ def leaderboard(
 def reproduce(
     table: Optional[str] = typer.Argument(None, help="table name, e.g. transgan-table3; omit to list the tables"),
     preset: str = typer.Option("paper", "--preset", "-p", help="paper | quick | smoke"),
-    only: List[str] = typer.Option([], "--only", help="only rows whose label contains this text (repeatable)"),
+    only: List[str] = typer.Option([], "--only", help="only this row (exact label, else every row containing the text; repeatable)"),
     seeds: int = typer.Option(1, "--seeds", help="training seeds per cell (seed, seed+1, ...); mean ± std over them"),
     jobs: int = typer.Option(1, "--jobs", "-j", help="cells trained at once in worker processes (one per visible GPU, else CPU workers)"),
     out: Path = typer.Option(Path("runs"), "--out", help="root folder of the cells' run directories"),

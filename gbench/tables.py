@@ -369,8 +369,15 @@ def _resolve(cell: Cell, preset: str, extra: tuple, seed_offset: int, out: Path)
     return _reroot_init_from(cfg, out)
 
 
-def _matches(row: str, only: tuple) -> bool:
-    return not only or any(o.lower() == row.lower() or o.lower() in row.lower() for o in only)
+def select_rows(rows: tuple, only: tuple) -> set:
+    """Rows named by --only: an exact (case-insensitive) label, else every label containing the text."""
+    if not only:
+        return set(rows)
+    chosen = set()
+    for o in only:
+        exact = {r for r in rows if r.lower() == o.lower()}
+        chosen |= exact or {r for r in rows if o.lower() in r.lower()}
+    return chosen
 
 
 def plan(table: Table, *, preset: str = "paper", seeds: int = 1, out: str | Path = "runs", only: tuple = (),
@@ -381,13 +388,14 @@ def plan(table: Table, *, preset: str = "paper", seeds: int = 1, out: str | Path
 
     if seeds < 1:
         raise GBenchError("--seeds must be at least 1")
-    if only and not any(_matches(r, only) for r in table.rows):
+    chosen = select_rows(table.rows, only)
+    if not chosen:
         raise GBenchError(f"--only {', '.join(only)} matches no row of {table.name}; rows: {'; '.join(table.rows)}")
     out = Path(out)
     known = experiments()
     cells, jobs = [], {}
     for cell in table.cells:
-        if not _matches(cell.row, only):
+        if cell.row not in chosen:
             continue
         if cell.unavailable or table.unavailable:
             cells.append(PlannedCell(cell, [], cell.unavailable or table.unavailable))

@@ -32,6 +32,8 @@ def test_transgan_tables_resolve_to_experiments_and_overrides(tmp_path):
     assert p.cells[-1].jobs[0].run_dir == t4_dirs["TransGAN-S"]
     assert {pc.jobs[0].cfg.experiment for pc in t4.cells} == {"transgan-s", "transgan-m", "transgan-l", "transgan-xl"}
     # a run shared between tables trains once: Table 2's TransGAN + DA is Table 3's (*)
+    assert tables.select_rows(("TransGAN", "TransGAN + DA", "AutoGAN"), ("transgan",)) == {"TransGAN"}  # exact label wins
+    assert tables.select_rows(("TransGAN + DA", "AutoGAN + DA"), ("+ DA",)) == {"TransGAN + DA", "AutoGAN + DA"}
     t2 = tables.plan(tables.get_table("transgan-table2"), preset="smoke", out=tmp_path, only=("TransGAN + DA",))
     t3 = tables.plan(tables.get_table("transgan-table3"), preset="smoke", out=tmp_path, only=("(*)",))
     assert list(t2.jobs) == [t3.cells[0].jobs[0].run_dir]
