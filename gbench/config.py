@@ -53,6 +53,12 @@ class TrainConfig:
     gp_weight: float = 10.0  # wgan-gp, wgan-gp-eps
     drift_weight: float = 1e-3  # wgan-gp-eps: weight of (batch-mean real logit)^2
     r1_gamma: float = 0.0  # R1 penalty on reals, (gamma/2)*||grad||^2; 0 = off
+    r1_after_augment: bool = False  # R1 gradient w.r.t. the augmented reals (DiffAugment-stylegan2), not through the augmentation
+    # Order of the updates inside one step: "d-first" (n_critic D steps, then G), "g-first" (G, then n_critic D steps:
+    # StyleGAN2's training loop, the PyTorch-GAN cgan port), "g-first-skip0" (as g-first with no G step at step 0:
+    # WGAN-GP's gan_cifar_resnet.py loop, so `steps` iterations make steps - 1 G updates), "simultaneous" (one batch of
+    # fakes, D and G gradients taken at the same weights and applied together: goodfeli/adversarial; n_critic must be 1)
+    loop_order: str = "d-first"
     optimizer: str = "adam"  # adam | sgd
     lr_g: float = 2e-4
     lr_d: float = 2e-4

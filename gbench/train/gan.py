@@ -7,6 +7,9 @@ fakes, penalty interpolates, G-step fakes). EMA of G after each G step. TransGAN
 
 Deviation from the TransGAN/AutoGAN loop (which runs the G step when `d_step % n_critic == 0`, i.e.
 D, G, D, D, D, D, G, ...): gbench runs n_critic D steps before each G step. Same ratio, one phase shift.
+Recipes whose official loop orders the updates otherwise say so in `train.loop_order`: "g-first"
+(StyleGAN2, PyTorch-GAN's cgan), "g-first-skip0" (WGAN-GP: no G step at iteration 0) and
+"simultaneous" (the original GAN code: both gradients from one batch, applied together).
 """
 
 from __future__ import annotations
@@ -92,14 +95,16 @@ class StepLog:
 
     sums: dict = field(default_factory=dict)
     count: int = 0
+    counts: dict = field(default_factory=dict)  # per key: a step may skip a term (WGAN-GP's loop has no G step at step 0)
 
     def add(self, **values: torch.Tensor) -> None:
         for k, v in values.items():
             self.sums[k] = self.sums.get(k, 0.0) + v.detach().float()
+            self.counts[k] = self.counts.get(k, 0) + 1
         self.count += 1
 
     def means(self) -> dict[str, float]:
-        return {k: float(v) / max(self.count, 1) for k, v in self.sums.items()}
+        return {k: float(v) / max(self.counts.get(k, 0), 1) for k, v in self.sums.items()}
 
 
 class GANTrainer:
@@ -116,6 +121,9 @@ class GANTrainer:
         if t.loss not in losses.LOSSES:
             raise GBenchError(f"unknown loss {t.loss!r}; known: {', '.join(losses.LOSSES)}")
         self.G, self.D = (m.to(device) for m in build_models(cfg))
+        if hasattr(self.G, "init_output_bias"):  # gan-mlp: output bias from the data's mean image (pylearn2's init)
+            self.G.init_output_bias(data.images.sum(0, dtype=torch.float64) / len(data) / 127.5 - 1, value_range=(-1.0, 1.0))
+        _check_loop_order(t)
         if world_size > 1:
             if t.batch_size_d % world_size or t.batch_size_g % world_size:
                 raise GBenchError(f"batch sizes {t.batch_size_d}/{t.batch_size_g} must divide evenly over {world_size} processes")
@@ -210,7 +218,7 @@ class GANTrainer:
         return lambda x: D(self.augment(x)) if y is None else D(self.augment(x), y)
 
     def train_step(self, log: StepLog) -> None:
-        """n_critic D steps, one G step, the EMA update."""
+        """n_critic D steps and one G step in `train.loop_order`, then the EMA update."""
         t, G = self.cfg.train, self.G
         for opt, base in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
             for group in opt.param_groups:
@@ -220,9 +228,17 @@ class GANTrainer:
         if hasattr(G, "set_data_epoch"):  # TransGAN locality schedule, also on the EMA copy that samples
             for model in (G, self.ema.model) if self.ema else (G,):
                 model.set_data_epoch(self.sampler.data_epoch)
-        for _ in range(t.n_critic):
-            real, d_terms = self.d_step()
-        g_terms = self.g_step(real)
+        g_terms: dict = {}
+        if t.loop_order == "simultaneous":
+            d_terms, g_terms = self.simultaneous_step()
+        else:
+            g_first = t.loop_order in ("g-first", "g-first-skip0")
+            if g_first and not (t.loop_order == "g-first-skip0" and self.step == 0):
+                g_terms = self.g_step(None)
+            for _ in range(t.n_critic):
+                real, d_terms = self.d_step()
+            if not g_first:
+                g_terms = self.g_step(real)
         if self.ema:
             images_seen = self.step * t.n_critic * t.batch_size_d
             self.ema.update(G, self.ema.beta(self.step, images_seen))
@@ -253,7 +269,11 @@ class GANTrainer:
             loss_d = loss_d + t.drift_weight * drift
             terms["drift"] = drift
         if t.r1_gamma > 0:
-            r1 = losses.r1_penalty(self._critic(y_real), real, t.r1_gamma)
+            if t.r1_after_augment:  # DiffAugment-stylegan2's ns_r1_DiffAugment: gradient at the augmented reals
+                plain = (lambda x: self.D_fwd(x)) if y_real is None else (lambda x: self.D_fwd(x, y_real))
+                r1 = losses.r1_penalty(plain, self.augment(real), t.r1_gamma)
+            else:
+                r1 = losses.r1_penalty(self._critic(y_real), real, t.r1_gamma)
             loss_d = loss_d + r1
             terms["r1"] = r1
         self.opt_d.zero_grad(set_to_none=True)
@@ -288,6 +308,47 @@ class GANTrainer:
         self.opt_g.step()
         D.requires_grad_(True)
         return {"loss_g": loss_g, **terms}
+
+    def simultaneous_step(self) -> tuple[dict, dict]:
+        """goodfeli/adversarial's update (loop_order "simultaneous"): one real batch and one batch of fakes; D's and
+        G's gradients are taken at the same weights from the same D outputs (dropout masks included) and applied together."""
+        t, G, D = self.cfg.train, self.G, self.D
+        real, y_real = real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
+                                  dequantize=self.cfg.data.dequantize)
+        y_real = y_real if self.conditional else None
+        b = real.shape[0]
+        z, y_fake = sample_latent(G, b, device=self.device), sample_labels(G, b, device=self.device)
+        with self.autocast():
+            fake = generate(self.G_fwd, z, y_fake)
+            d_real = self._critic(y_real)(real).float()
+            d_fake = self._critic(y_fake)(fake).float()
+        loss_d, loss_g = losses.d_loss(t.loss, d_real, d_fake), losses.g_loss(t.loss, d_fake)
+        d_params = [p for p in D.parameters() if p.requires_grad]
+        g_params = [p for p in G.parameters() if p.requires_grad]
+        d_grads = torch.autograd.grad(loss_d, d_params, retain_graph=True, allow_unused=True)
+        g_grads = torch.autograd.grad(loss_g, g_params, allow_unused=True)
+        for p, grad in [*zip(d_params, d_grads), *zip(g_params, g_grads)]:
+            p.grad = grad
+        for module, opt in ((D, self.opt_d), (G, self.opt_g)):
+            self._average_gradients(module)
+            if t.grad_clip > 0:
+                nn.utils.clip_grad_norm_(module.parameters(), t.grad_clip)
+            opt.step()
+        return {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean()}, {"loss_g": loss_g}
+
+
+LOOP_ORDERS = ("d-first", "g-first", "g-first-skip0", "simultaneous")
+
+
+def _check_loop_order(t) -> None:
+    if t.loop_order not in LOOP_ORDERS:
+        raise GBenchError(f"train.loop_order must be one of {', '.join(LOOP_ORDERS)}, not {t.loop_order!r}")
+    if t.co_train_sr and t.loop_order != "d-first":
+        raise GBenchError("train.co_train_sr reuses the last D batch's reals: it needs train.loop_order=d-first")
+    if t.loop_order == "simultaneous" and (t.n_critic != 1 or t.batch_size_g != t.batch_size_d or t.r1_gamma > 0
+                                           or t.loss in ("wgan-gp", "wgan-gp-eps")):
+        raise GBenchError("train.loop_order=simultaneous makes one D and one G update from one batch: it needs n_critic 1, "
+                          "batch_size_g = batch_size_d and no gradient penalty")
 
 
 def _broadcast_from_main(*modules: nn.Module) -> None:
