@@ -152,11 +152,14 @@ def test_result_does_not_depend_on_batch_size_and_leaves_rng_and_mode(user_modul
     assert c["sample_seed"] == 1 and c["metrics"]["fid"] != a["metrics"]["fid"]
 
 
-def test_split_wise_inception_score_equals_the_metric_function():
+def test_blockwise_inception_score_equals_the_metric_function(monkeypatch):
+    monkeypatch.setattr(evaluate, "IS_BLOCK_ROWS", 64)  # splits of ~100 rows: two blocks each
     logits = torch.from_numpy(np.random.default_rng(0).normal(0, 3, (1003, 17))).float()
+    logits[5, :3] = -2000.0  # probabilities that underflow to exactly 0 (0 log 0 = 0 in both)
     ours = evaluate.inception_score_by_split(logits, 10)
     ref = inception_score_from_logits(logits, splits=10)
     assert ours[0] == pytest.approx(ref[0], rel=1e-12) and ours[1] == pytest.approx(ref[1], rel=1e-9)
+    assert evaluate.inception_score_by_split(logits, 3)[0] != ours[0]
 
 
 def test_corrupt_kid_rows_cache_is_recomputed_not_used(user_module):
