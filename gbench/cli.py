@@ -141,7 +141,7 @@ def eval_(
     seeds: int = typer.Option(1, "--seeds", help="repeat with N sample seeds (protocol seed + i); report mean ± std"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     batch_size: int = typer.Option(250, "--batch-size", help="images per generator/extractor batch (lower it for Inception on a CPU)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="eval.json path (default: RUN/eval-<protocol>.json for --run, else ./eval-<protocol>.json)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="eval.json path (default: RUN/eval-PROTOCOL.json for --run, else ./eval-PROTOCOL.json)"),
     board: Optional[str] = typer.Option(None, "--board", help="leaderboard name in the pasted line (default: the reference dataset)"),
     model: Optional[str] = typer.Option(None, "--model", help="model name in the pasted line (default: the experiment, callable or folder name)"),
 ) -> None:
