@@ -141,7 +141,7 @@ TOY_PALETTE = tuple(next(c for n, _, _, c in CITYSCAPES_LABELS if n == name) for
 TOY_RESOLUTION = 64
 TOY_DEFAULT_SIZE = {"train": 1000, "val": 200}
 TOY_CHUNK = 256  # scenes per seed: any prefix of a split is stable
-TOY_SEEDS = {"train": 0, "val": 1_000_000, "train-unpaired": 2_000_000}
+TOY_SEEDS = {"train": 0, "val": 1_000_000, "train-unpaired": 2_000_000, "val-unpaired": 3_000_000}  # disjoint seed ranges
 ROAD, SIDEWALK, BUILDING, VEGETATION, SKY, CAR, POLE = range(len(TOY_CLASSES))
 
 
@@ -254,7 +254,7 @@ def _toy_checksum(*parts) -> str:
 
 
 def _toy_split(split: str) -> str:
-    base = split.removesuffix("A").removesuffix("B") if split[-1:] in "AB" and split not in TOY_SEEDS else split
+    base = split[:-1] if split.endswith(("A", "B")) else split
     if base not in ("train", "val"):
         raise GBenchError(f"toyscapes has splits train and val (and their A = photo / B = label colour halves), not {split!r}")
     return base
@@ -399,11 +399,8 @@ def load_unpaired(name: str, split: str = "train", *, root="", load_size: int = 
     if name == "toyscapes":
         split = _toy_split(split)
         n = size or TOY_DEFAULT_SIZE[split]
-        _, a = _toy_scenes(split, n, load_size)
-        labels, _ = _toy_scenes("train-unpaired" if split == "train" else split, n, load_size)
-        b = colorize(labels, TOY_PALETTE)
-        if split == "val":  # same scenes in both domains would leak pairs; the val B maps come from other seeds
-            b = colorize(_toy_scenes("train-unpaired", 2 * n, load_size)[0][n:], TOY_PALETTE)
+        _, a = _toy_scenes(split, n, load_size)  # photos of one set of scenes, label maps of another: no pairs to find
+        b = colorize(_toy_scenes(f"{split}-unpaired", n, load_size)[0], TOY_PALETTE)
         checksum = _toy_checksum("unpaired", split, n, load_size)
     else:
         _, unaligned = FOLDER_DATASETS[name]
@@ -619,9 +616,4 @@ def fetch_horse2zebra(root: Path) -> Path:
     remote = DATASETS["horse2zebra"].remotes[0]
     archive = download(remote.urls, root / remote.filename, sha256=remote.sha256, command=fetch_command("horse2zebra", root))
     return extract_archive(archive, root, "horse2zebra")
-
-
-def describe_counts(folder: Path) -> dict[str, int]:
-    """Images per subfolder (for messages and tests)."""
-    return {p.name: len(_image_files(p)) for p in sorted(folder.iterdir()) if p.is_dir()} if folder.is_dir() else {}
 

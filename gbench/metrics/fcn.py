@@ -49,6 +49,8 @@ from gbench.metrics.segmentation import confusion_matrix, fcn_scores
 from gbench.protocols import FCN_METRICS, FCN_RESIZE  # noqa: F401  (re-exported: the protocol constants live there)
 
 CITYSCAPES_CHECKPOINT = "fcn8s-cityscapes.pt"
+SEGMENT_BATCH = 50  # translated frames gathered per scoring batch (pix2pix translates one image at a time)
+SEGMENT_PIXELS = 1 << 22  # at most this many label-resolution pixels per segmenter call (two 1024x2048 frames)
 
 
 @dataclass
@@ -325,7 +327,9 @@ def segmentation_confusion(batches: Iterable[torch.Tensor], reference, segmenter
         labels = reference.labels(seen, seen + len(images)).numpy()
         if images.dtype != torch.uint8 or images.shape[1:] != reference.inputs.shape[1:]:
             raise GBenchError(f"{protocol.id}: translations must be uint8 {tuple(reference.inputs.shape[1:])}, got {images.dtype} {tuple(images.shape[1:])}")
-        pred = segmenter.predict(resize_to(images, labels.shape[-2:]).to(device)).cpu().numpy()
+        step = max(1, SEGMENT_PIXELS // (labels.shape[-2] * labels.shape[-1]))  # bound memory at label resolution
+        pred = np.concatenate([segmenter.predict(resize_to(images[i : i + step], labels.shape[-2:]).to(device)).cpu().numpy()
+                               for i in range(0, len(images), step)])
         try:
             if protocol.reference_compatible:  # the official scorer's quirks apply frame by frame
                 for gt_frame, pred_frame in zip(labels, pred):
@@ -383,11 +387,17 @@ def evaluate_fcn(translate: Callable[[torch.Tensor], torch.Tensor], protocol_id:
         raise GBenchError(f"protocol {protocol.id} needs {protocol.n_gen} {protocol.reference} {protocol.reference_split} frames, found {len(reference)}")
     chosen = load_segmenter(segmenter, protocol, device)
     devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
+    chunk = batch_size * max(1, SEGMENT_BATCH // batch_size)  # translate in `batch_size` batches, segment in bigger ones
+
+    def translated():
+        for start in range(0, len(reference), chunk):
+            stop = min(start + chunk, len(reference))
+            yield torch.cat([translate(reference.inputs[i : min(i + batch_size, stop)]) for i in range(start, stop, batch_size)])
+
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(protocol.sample_seed)
-        translated = (translate(reference.inputs[i : i + batch_size]) for i in range(0, len(reference), batch_size))
-        generated = segmentation_confusion(translated, reference, chosen, protocol, device)
-    truth = ground_truth_confusion(reference, chosen, protocol, device, batch_size)
+        generated = segmentation_confusion(translated(), reference, chosen, protocol, device)
+    truth = ground_truth_confusion(reference, chosen, protocol, device, chunk)
     scores, truth_scores = fcn_scores(generated), fcn_scores(truth)
     names = CITYSCAPES_CLASSES if protocol.reference == "cityscapes" else TOY_CLASSES
     (acc, iou), (gt_acc, gt_iou) = _per_class(generated), _per_class(truth)
