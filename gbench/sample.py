@@ -1,0 +1,136 @@
+"""Samples from a trained generator, optionally all of one class: the library behind `gbench sample`.
+
+The generator comes from exactly one place:
+- `run=DIR`: a run directory, its newest readable checkpoint (EMA weights when the run kept an EMA);
+- `checkpoint=FILE` with `experiment` (and the `preset` / `overrides` it was trained with);
+- neither: the newest run of `experiment` under `runs_root` (`runs/<experiment>/<preset>-<hash8>/`), optionally
+  only runs of one `preset`.
+Loading reuses `gbench.metrics.sources` (the same code `gbench eval --run/--checkpoint` uses).
+
+Sampling never touches the global torch RNG (a private `torch.Generator` for z and labels, `fork_rng` around
+generators that draw noise internally), so the same `seed` gives the same images on every call. With
+`class_label=K` every sample is of class K; without it a conditional generator gets labels drawn uniformly,
+as in evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gbench.errors import GBenchError
+from gbench.sampling import generate, sample_labels, sample_latent, to_uint8
+
+
+@dataclass
+class Samples:
+    images: torch.Tensor  # uint8 (n, C, H, W)
+    labels: torch.Tensor | None  # int64 (n,) class of each image; None for an unconditional generator
+    source: str  # where the generator came from, e.g. "run runs/cdcgan/smoke-1a2b3c4d: smoke preset, step 150, EMA generator"
+    path: Path | None = None  # the PNG grid, when one was written
+
+
+def latest_run(experiment: str, runs_root: str | Path = "runs", preset: str | None = None) -> Path:
+    """The newest run directory of `experiment` (by its newest checkpoint), optionally of one preset."""
+    folder = Path(runs_root) / experiment
+    prefix = f"{preset}-" if preset else ""
+    candidates = []
+    for run_dir in folder.glob(f"{prefix}*") if folder.is_dir() else []:
+        checkpoints = list((run_dir / "checkpoints").glob("*.pt"))
+        if checkpoints:
+            candidates.append((max(c.stat().st_mtime for c in checkpoints), run_dir))
+    if not candidates:
+        what = f"{experiment}" + (f" ({preset} preset)" if preset else "")
+        raise GBenchError(f"no run of {what} with a checkpoint under {folder}; train one first "
+                          f"(gbench run {experiment}{' --preset ' + preset if preset else ''}) or pass a run directory")
+    return max(candidates)[1]
+
+
+def load_generator(experiment: str | None = None, *, run: str | Path | None = None, checkpoint: str | Path | None = None,
+                   preset: str | None = None, overrides: list[str] | tuple = (), runs_root: str | Path = "runs") -> tuple[nn.Module, str]:
+    """(generator in eval mode, a one-line description of where it came from); see the module docstring."""
+    from gbench.metrics.sources import from_checkpoint, from_run
+
+    if run is not None and checkpoint is not None:
+        raise GBenchError("give a run directory or a checkpoint, not both")
+    if checkpoint is not None:
+        if experiment is None:
+            raise GBenchError("a checkpoint needs the experiment whose generator it fits")
+        source = from_checkpoint(Path(checkpoint), experiment, preset or "paper", list(overrides))
+    else:
+        if run is None:
+            if experiment is None:
+                raise GBenchError("name an experiment, a run directory or a checkpoint")
+            run = latest_run(experiment, runs_root, preset)
+        source = from_run(Path(run))
+        if experiment is not None and source.model != experiment:
+            raise GBenchError(f"run {run} is a {source.model} run, not {experiment}")
+    return source.generator.eval(), f"{source.origin}: {source.setting}"
+
+
+def check_class(G: nn.Module, class_label: int | None) -> None:
+    """A clear error for a class that G cannot be asked for."""
+    if class_label is None:
+        return
+    num_classes = getattr(G, "num_classes", 0)
+    if not num_classes:
+        raise GBenchError("this generator is unconditional: a class can only be requested from a class-conditional "
+                          "generator (e.g. cdcgan, cgan-mlp, biggan)")
+    if not 0 <= class_label < num_classes:
+        raise GBenchError(f"class {class_label} is out of range: this generator has classes 0..{num_classes - 1}")
+
+
+@torch.no_grad()
+def generate_samples(G: nn.Module, n: int = 64, *, class_label: int | None = None, seed: int = 0, device="cpu",
+                     batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(uint8 images (n, C, H, W), labels or None) from G in eval mode; z and labels from a private generator."""
+    if n < 1:
+        raise GBenchError(f"the number of samples must be at least 1, got {n}")
+    check_class(G, class_label)
+    g = torch.Generator().manual_seed(seed)
+    z = sample_latent(G, n, g)
+    labels = sample_labels(G, n, g)
+    if labels is not None and class_label is not None:
+        labels = torch.full((n,), class_label, dtype=torch.long)
+    was_training = G.training
+    G.eval().to(device)
+    chunks = []
+    try:
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
+            torch.manual_seed(seed)  # noise drawn inside G (StyleGAN2's noise inputs)
+            for start in range(0, n, batch_size):
+                rows = slice(start, start + batch_size)
+                y = None if labels is None else labels[rows].to(device)
+                chunks.append(to_uint8(generate(G, z[rows].to(device), y)).cpu())
+    finally:
+        G.train(was_training)
+    return torch.cat(chunks), labels
+
+
+def _cuda_devices(device) -> list[int]:
+    device = torch.device(device)
+    return [device.index or 0] if device.type == "cuda" else []
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:
+    from gbench.report.grid import grid_image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid_image(images, nrow=nrow).save(path)
+    return path
+
+
+def sample(experiment: str | None = None, *, class_label: int | None = None, n: int = 64, seed: int = 0,
+           run: str | Path | None = None, checkpoint: str | Path | None = None, preset: str | None = None,
+           overrides: list[str] | tuple = (), runs_root: str | Path = "runs", out: str | Path | None = None,
+           device="cpu", nrow: int | None = None) -> Samples:
+    """`gbench sample EXP [--class K]`: n samples of `experiment` (all of class K when given), as a PNG grid at `out`."""
+    G, source = load_generator(experiment, run=run, checkpoint=checkpoint, preset=preset, overrides=overrides, runs_root=runs_root)
+    check_class(G, class_label)  # before any work: a bad class is a one-line error
+    images, labels = generate_samples(G, n, class_label=class_label, seed=seed, device=device)
+    path = save_grid(images, out, nrow) if out is not None else None
+    return Samples(images, labels, source, path)
