@@ -397,7 +397,7 @@ def print_throughput(result: dict, console) -> None:
     console.print(f"speed-up of gbench: {r['gbench_vs_torch_fidelity']:.2f}x vs torch-fidelity on ready PNGs, "
                   f"{r['gbench_vs_dump_plus_torch_fidelity']:.2f}x vs dump + torch-fidelity{label}")
     console.print(f"gbench keeps {result['kept_bytes_per_sample']} bytes per sample (KID rows + IS logits, float32) and "
-                  f"{result['fid_sums_bytes'] / 2**20:.1f} MiB of float64 FID sums whatever n is")
+                  f"{result['fid_sums_bytes'] / 2**10:,.0f} KiB of float64 FID sums whatever n is")
     if result["reference_stand_in"]:
         console.print(f"[yellow]reference:[/yellow] {result['reference_stand_in']}")
     for key, (ours, theirs) in result["metrics"].items():
