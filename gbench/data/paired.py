@@ -25,6 +25,10 @@ official test loader does (load_size = crop_size, no crop, no flip).
 
 Checksums hash every file's name and bytes as read plus the resize settings; they enter protocol
 fingerprints. Files are decoded with PIL on a thread pool (one image per task: file I/O, not tensor code).
+
+Deviations: `prepare_cityscapes` also writes the train-id maps and frame lists the FCN-score needs (the
+official script writes the pairs only) and, like it, resizes with Pillow's default (bicubic); the catalogue
+gives no automatic download for pix2pix's facades/maps tarballs, which have no published checksum.
 """
 
 from __future__ import annotations
