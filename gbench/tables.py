@@ -327,6 +327,7 @@ class Plan:
     extra: tuple  # extra --set overrides (they make every cell "not comparable")
     cells: list
     jobs: dict  # run dir -> Job, in the order cells first need them
+    only: tuple = ()  # --only row selection
 
 
 def job_status(run_dir: Path, steps: int) -> str:
@@ -424,7 +425,7 @@ def plan(table: Table, *, preset: str = "paper", seeds: int = 1, out: str | Path
         init = job.cfg.train.init_from
         if init and Path(init) in jobs:
             job.depends.append(Path(init))
-    return Plan(table, preset, seeds, out, tuple(extra), cells, jobs)
+    return Plan(table, preset, seeds, out, tuple(extra), cells, jobs, tuple(only))
 
 
 def _baseline_experiment(table: Table, cell: Cell) -> str | None:

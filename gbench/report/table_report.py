@@ -87,6 +87,7 @@ def command_line(p) -> str:
         parts.append(f"--preset {p.preset}")
     if p.seeds != 1:
         parts.append(f"--seeds {p.seeds}")
+    parts += [f"--only '{o}'" for o in p.only]
     parts += [f"--set {e}" for e in p.extra]
     parts.append(f"--out {p.out}")
     return " ".join(parts)
