@@ -147,7 +147,7 @@ def bar_chart(p, measured: list, path: Path) -> Path | None:
         ax.set_title(f"{column} ({'higher' if higher_is_better(metric) else 'lower'} is better)", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
-    axes[0][0].legend(fontsize=7, loc="lower right")
+    axes[0][0].legend(fontsize=7, loc="best")
     comparable = [m.comparable for m in measured if m.comparable is not None]
     note = "" if all(comparable) else f"  [{p.preset} preset: NOT comparable to the paper]" if p.preset != "paper" else "  [not comparable]"
     fig.suptitle(f"{p.table.name}: paper vs gbench{note}" if p.table.trainable else f"{p.table.name}: published values", fontsize=10)
