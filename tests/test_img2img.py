@@ -254,6 +254,9 @@ def test_pix2pix_rejects_contradicting_settings():
     cfg = resolve_config("pix2pix-cityscapes", "smoke", TINY_PAIRED + ["model.d_kwargs.conditional_discriminator=false"])
     with pytest.raises(GBenchError, match="contradicts"):
         img2img.Pix2PixTrainer(cfg, torch.device("cpu"))
+    cfg = resolve_config("pix2pix-cityscapes", "smoke", TINY_PAIRED + ["model.d_kwargs.receptive_field=286"])
+    with pytest.raises(GBenchError, match="286x286 PatchGAN has no output at 32x32"):
+        img2img.Pix2PixTrainer(cfg, torch.device("cpu"))
 
 
 def _final(run_dir):

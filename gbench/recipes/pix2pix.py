@@ -20,7 +20,7 @@ Deviations (beyond those of gbench/train/img2img.py and gbench/metrics/fcn.py):
 - facades / maps: FID/KID instead of the paper's AMT studies and (maps) pixel accuracy.
 - smoke: toyscapes instead of real data, a smaller network, batch 4, and 3 + 2 epochs of 100 steps.
 
-TABLES (plain data for the table machinery): name -> {"title", "source", "columns", "rows"}. `columns` are
+TABLES (plain data for the table machinery): name -> {"title", "source", "columns", "rows", optional "notes"}. `columns` are
 metric keys of eval.json's `final.metrics`. Each row is {"label", "experiment" (None = a published value with
 no gbench run), "overrides" (dotted config overrides applied on top of the chosen preset), "metrics" (optional:
 column -> the metric key to read, e.g. the ground-truth row reads `gt_pixel_acc`), "paper" (column ->
@@ -100,6 +100,7 @@ TABLES = {
     "pix2pix-patch": {
         "title": "pix2pix: discriminator receptive field (L1+cGAN), Cityscapes labels->photo FCN-scores",
         "source": "Isola et al. 2017, Table 3 (arXiv v3; Table 2 in v1/v2); shared/reference/paper_tables.md",
+        "notes": ("smoke preset: the 286x286 discriminator has no output at the 64x64 toy crops, so that row cannot run there",),
         "columns": FCN_COLUMNS,
         "rows": (
             {"label": "1x1 (PixelGAN)", "experiment": "pix2pix-cityscapes", "overrides": {"model.d_kwargs.receptive_field": 1}, "paper": _fcn((0.39, 0.15, 0.10))},

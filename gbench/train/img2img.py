@@ -181,6 +181,21 @@ def _build(kind: str, name: str, kwargs: dict, cfg: RunConfig) -> nn.Module:
         raise GBenchError(f"cannot build the models of {cfg.experiment}: {msg}") from None
 
 
+def _check_patch_map(D: nn.Module, channels: int, resolution: int, device) -> None:
+    """A PatchGAN whose field outgrows the crop returns an empty map (286x286 needs crops of at least 128)."""
+    was_training = D.training
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            empty = 0 in D.eval()(torch.zeros(1, channels, resolution, resolution, device=device)).shape
+    except RuntimeError:  # a kernel larger than its input
+        empty = True
+    D.train(was_training)
+    if empty:
+        field = getattr(D, "receptive_field", "?")
+        raise GBenchError(f"the {field}x{field} PatchGAN has no output at {resolution}x{resolution} crops (data.resolution); "
+                          "use a smaller model.d_kwargs.receptive_field or larger crops")
+
+
 # ------------------------------------------------------------------------------------------------ shared trainer parts
 
 class _TranslationTrainer:
@@ -301,6 +316,8 @@ class Pix2PixTrainer(_TranslationTrainer):
             if d_kwargs.setdefault("conditional_discriminator", conditional) != conditional:
                 raise GBenchError(f"model.d_kwargs.conditional_discriminator contradicts train.pix2pix_objective {t.pix2pix_objective}")
             self.D = _build("D", cfg.model.discriminator, d_kwargs, cfg).to(device)
+            _check_patch_map(self.D, self.data.inputs.shape[1] + self.data.targets.shape[1] if conditional else self.data.targets.shape[1],
+                             d.resolution, device)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=tuple(t.betas_g))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=tuple(t.betas_d)) if self.D is not None else None
         self.pool = HistoryPool(t.pool_size)
