@@ -6,7 +6,8 @@ norm seeing concat(A, B), vanilla GAN + 100 x L1, batch 1, Adam 2e-4 (0.5, 0.999
 linearly decayed to 0, images loaded at 286, randomly cropped to 256 and flipped; generated images come from
 the generator in train mode (dropout and batch statistics on, the official test.py without --eval), one per
 batch. `pix2pix-cityscapes` translates labels -> photos (BtoA of the prepared pairs) and is scored by the
-`cityscapes-fcn` protocol; `pix2pix-facades` (labels -> photos, BtoA as the official script) and
+`cityscapes-fcn` protocol (`pix2pix-cityscapes-128`: the same at 128x128 with U-Net-128, the CycleGAN paper's
+paired baseline, under `cityscapes-fcn-128`); `pix2pix-facades` (labels -> photos, BtoA as the official script) and
 `pix2pix-maps` (aerial -> map, AtoB) have no FCN-score, so they report FID/KID of the translated test/val
 inputs against the real targets (small sets: biased, not comparable to any paper; the paper used AMT).
 
@@ -52,12 +53,13 @@ def _fcn(values: tuple) -> dict:
     return dict(zip(FCN_COLUMNS, values))
 
 
-def _pix2pix(name: str, title: str, dataset: str, direction: str, protocol: str, deviations: tuple = ()) -> Experiment:
+def _pix2pix(name: str, title: str, dataset: str, direction: str, protocol: str, deviations: tuple = (), generator: str = "pix2pix",
+             resolution: int = 256, load_size: int = 286) -> Experiment:
     steps_per_epoch = TRAIN_SIZES[dataset]
     paper = RunConfig(
         experiment=name,
-        model=ModelConfig("pix2pix", "pix2pix"),
-        data=DataConfig(dataset=dataset, split="train", resolution=256, load_size=286, flip=True, direction=direction),
+        model=ModelConfig(generator, generator),
+        data=DataConfig(dataset=dataset, split="train", resolution=resolution, load_size=load_size, flip=True, direction=direction),
         train=TrainConfig(steps=(EPOCHS_CONSTANT + EPOCHS_DECAY) * steps_per_epoch, n_critic=1, batch_size_d=1, batch_size_g=1,
                           loss="ns", lr_g=2e-4, lr_d=2e-4, betas_g=(0.5, 0.999), betas_d=(0.5, 0.999), ema=False,
                           pix2pix_objective="l1+cgan", lambda_l1=100.0, pool_size=0,
@@ -76,6 +78,10 @@ def _pix2pix(name: str, title: str, dataset: str, direction: str, protocol: str,
 
 EXPERIMENTS = [
     _pix2pix("pix2pix-cityscapes", "pix2pix Cityscapes labels->photo (Isola et al., 2017), FCN-score", "cityscapes", "BtoA", "cityscapes-fcn"),
+    _pix2pix("pix2pix-cityscapes-128", "pix2pix Cityscapes labels->photo at 128x128 (the CycleGAN paper's paired baseline), FCN-score",
+             "cityscapes", "BtoA", "cityscapes-fcn-128",
+             ("128x128 with U-Net-128 and load size 143 (scaled from 286/256), as the CycleGAN paper's comparison is at 128x128",),
+             generator="pix2pix-unet128", resolution=128, load_size=143),
     _pix2pix("pix2pix-facades", "pix2pix facades labels->photo (Isola et al., 2017), FID/KID on the test set", "facades", "BtoA", "facades-fid",
              ("facades: FID/KID on the 106 test images instead of the paper's AMT study",)),
     _pix2pix("pix2pix-maps", "pix2pix maps aerial->map (Isola et al., 2017), FID/KID on the val set", "maps", "AtoB", "maps-fid",
