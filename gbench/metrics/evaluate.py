@@ -79,7 +79,7 @@ def latent_chunk(G: nn.Module, seed: int, index: int, size: int) -> tuple[torch.
 def generated_chunk(G: nn.Module, seed: int, index: int, size: int, batch_size: int, device) -> Iterator[torch.Tensor]:
     """uint8 batches of chunk `index`; the caller forks the global RNG (it is re-seeded here)."""
     z, y = latent_chunk(G, seed, index, size)
-    torch.manual_seed(chunk_seed(seed, index))  # internal noise of the generator, same on every rank
+    _seed_global_rng(chunk_seed(seed, index), device)  # internal noise of the generator, same on every rank
     for start in range(0, size, batch_size):
         rows = slice(start, start + batch_size)
         with torch.no_grad():
@@ -96,6 +96,15 @@ def generated_batches(G: nn.Module, n: int, batch_size: int, seed: int, device) 
                 yield from generated_chunk(G, seed, index, stop - start, batch_size, device)
     finally:
         G.train(was_training)
+
+
+def _seed_global_rng(seed: int, device) -> None:
+    """Seed the CPU generator and, on CUDA, only `device`'s (torch.manual_seed would touch every GPU's)."""
+    torch.random.default_generator.manual_seed(seed)
+    device = torch.device(device)
+    if device.type == "cuda":
+        with torch.cuda.device(device):
+            torch.cuda.manual_seed(seed)
 
 
 def _cuda_devices(device) -> list[int]:
