@@ -49,10 +49,12 @@ def models() -> None:
     from gbench.experiments import experiments
     from gbench.inspect import parameter_counts
 
+    registry = experiments()
     table = Table(title="gbench experiments", show_lines=False)
-    for col in ("experiment", "model", "G params", "D params", "paper data / protocol", "presets"):
-        table.add_column(col, no_wrap=col != "model")
-    for exp in experiments().values():
+    table.add_column("experiment", no_wrap=True, min_width=max(len(name) for name in registry))
+    for col in ("model", "G params", "D params", "paper data / protocol", "presets"):
+        table.add_column(col, no_wrap=col.endswith("params"), min_width=8 if col.endswith("params") else None, overflow="fold")
+    for exp in registry.values():
         g, d = parameter_counts(exp.paper)
         table.add_row(exp.name, exp.title, f"{g / 1e6:.3f}M", f"{d / 1e6:.3f}M" if d else "-",
                       f"{exp.paper.data.dataset} / {exp.paper.eval.protocol}", "paper, " + ", ".join(exp.presets))
