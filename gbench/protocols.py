@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 from gbench.errors import GBenchError
 
+STREAM_CHUNK = 500  # samples per chunk of a protocol's z stream (the unit of seeding and of sharding)
+# How generated samples are drawn (gbench/metrics/evaluate.py); part of every fingerprint, since the same seed
+# under another scheme gives other images. Bump the version when the scheme changes.
+SAMPLE_STREAM = f"v1: chunks of {STREAM_CHUNK}, z then labels per chunk from sha256(seed, chunk index)"
 QUANTIZATION = "uint8 = clamp(round((x + 1) * 127.5), 0, 255)"  # the one convention for generated images
 INCEPTION_RESIZE = "TF1-compatible bilinear to 299x299 inside torch-fidelity's inception-v3-compat"
 # super-resolution (gbench/data/sr.py, gbench/metrics/sr.py)
@@ -44,6 +48,7 @@ class Protocol:
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     sample_seed: int = 0  # seed of the z (and label) stream of generated samples
+    sample_stream: str = SAMPLE_STREAM
     quantization: str = QUANTIZATION
     comparable: str = ""  # which published numbers this protocol matches, "" = none
     # super-resolution protocols (gbench/metrics/sr.py); zero/empty for the others

@@ -42,10 +42,9 @@ from gbench.metrics.fid import fid_from_stats
 from gbench.metrics.inception_score import ISC_SHUFFLE_SEED
 from gbench.metrics.kid import kid_from_features
 from gbench.metrics.stats import FeatureStats
-from gbench.protocols import Protocol, fingerprint, get_protocol
+from gbench.protocols import STREAM_CHUNK, Protocol, fingerprint, get_protocol
 from gbench.sampling import generate, sample_labels, sample_latent, to_uint8
 
-STREAM_CHUNK = 500  # samples per chunk of the protocol's z stream (the unit of seeding and of sharding)
 Progress = Callable[[int], None]
 ImagesOfChunk = Callable[[int, int, int], Iterable[torch.Tensor]]  # (chunk index, start, stop) -> uint8 batches
 

@@ -59,8 +59,18 @@ def _inception(device: torch.device) -> Extractor:
 EXTRACTORS = {"toy-shapes32": _toy, "inception-v3-compat": _inception}
 
 
-@functools.lru_cache(maxsize=4)
 def build_extractor(name: str, device: str = "cpu") -> Extractor:
+    """The extractor `name` on `device`, built once per (name, device, GBENCH_HOME) in a process."""
+    from gbench.assets import gbench_home
+
     if name not in EXTRACTORS:
         raise GBenchError(f"unknown feature extractor {name!r}; known: {', '.join(EXTRACTORS)}")
+    return _build(name, str(device), str(gbench_home()))
+
+
+@functools.lru_cache(maxsize=4)
+def _build(name: str, device: str, home: str) -> Extractor:  # `home` is only part of the cache key
     return EXTRACTORS[name](torch.device(device))
+
+
+build_extractor.cache_clear = _build.cache_clear
