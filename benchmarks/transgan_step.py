@@ -10,9 +10,8 @@ Prints a table and the speed-up ratios relative to the fused fp32 path. Same as 
 from __future__ import annotations
 
 import argparse
-import math
 
-from gbench.bench import bench_train_step
+from gbench.bench import bench_train_step, format_step_timings
 from gbench.experiments import resolve_config
 from gbench.train.run import resolve_device
 
@@ -29,21 +28,7 @@ def main() -> None:
     device = resolve_device(args.device)
     cfg = resolve_config(args.experiment, args.preset, args.set)
     rows = bench_train_step(cfg, device, steps=args.steps, warmup=args.warmup)
-    base = rows[0]
-    print(f"{args.experiment} ({args.preset}) on {device}: D batch {cfg.train.batch_size_d}, G batch {cfg.train.batch_size_g}, "
-          f"loss {cfg.train.loss}, augment {cfg.train.augment}, MT-CT {cfg.train.co_train_sr}, local init {cfg.train.local_init or 'model default'}")
-    print(f"{'variant':28s} {'D img/s':>10s} {'G img/s':>10s} {'peak MB':>10s} {'D x':>6s} {'G x':>6s}")
-    for r in rows:
-        if r.error:
-            print(f"{r.variant:28s} failed: {r.error}")
-            continue
-        dx, gx = base.d_img_per_s / r.d_img_per_s, base.g_img_per_s / r.g_img_per_s
-        print(f"{r.variant:28s} {r.d_img_per_s:10.1f} {r.g_img_per_s:10.1f} {r.peak_memory_mb:10.0f} {1 / dx:6.2f} {1 / gx:6.2f}")
-    explicit = next((r for r in rows if "explicit" in r.variant and not r.error), None)
-    if explicit and not math.isnan(explicit.d_img_per_s):
-        print(f"fused SDPA speed-up over explicit attention: D step x{base.d_img_per_s / explicit.d_img_per_s:.2f}, "
-              f"G step x{base.g_img_per_s / explicit.g_img_per_s:.2f}")
-
+    print(format_step_timings(cfg, device, rows), end="")
 
 if __name__ == "__main__":
     main()

@@ -93,3 +93,23 @@ def _model_fields(cfg: RunConfig) -> set[str]:
     with torch.device("meta"):
         G = reference_models.build_generator(cfg.model.generator, **cfg.model.g_kwargs)
     return {f.name for f in dataclasses.fields(G.cfg)} if hasattr(G, "cfg") and dataclasses.is_dataclass(G.cfg) else set()
+
+
+def format_step_timings(cfg: RunConfig, device: torch.device, rows: list[StepTiming]) -> str:
+    """The table `gbench bench EXP` and benchmarks/transgan_step.py print, ratios relative to the first row."""
+    t = cfg.train
+    lines = [f"{cfg.experiment} ({cfg.preset}) on {device}: D batch {t.batch_size_d}, G batch {t.batch_size_g}, loss {t.loss}, "
+             f"augment {t.augment}, MT-CT {t.co_train_sr}, local init {t.local_init or 'model default'}",
+             f"{'variant':26s} {'D img/s':>9s} {'G img/s':>9s} {'peak MB':>9s} {'D x':>6s} {'G x':>6s}"]
+    base = rows[0]
+    for r in rows:
+        if r.error:
+            lines.append(f"{r.variant:26s} failed: {r.error}")
+            continue
+        lines.append(f"{r.variant:26s} {r.d_img_per_s:9.1f} {r.g_img_per_s:9.1f} {r.peak_memory_mb:9.0f} "
+                     f"{r.d_img_per_s / base.d_img_per_s:6.2f} {r.g_img_per_s / base.g_img_per_s:6.2f}")
+    explicit = next((r for r in rows if "explicit" in r.variant and not r.error), None)
+    if explicit:
+        lines.append(f"fused SDPA speed-up over explicit attention: D step x{base.d_img_per_s / explicit.d_img_per_s:.2f}, "
+                     f"G step x{base.g_img_per_s / explicit.g_img_per_s:.2f}")
+    return "\n".join(lines) + "\n"

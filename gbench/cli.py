@@ -146,6 +146,7 @@ def eval_(
     out: Optional[Path] = typer.Option(None, "--out", help="eval.json path (default: RUN/eval-PROTOCOL.json for --run, else ./eval-PROTOCOL.json)"),
     board: Optional[str] = typer.Option(None, "--board", help="leaderboard name in the pasted line (default: the reference dataset)"),
     model: Optional[str] = typer.Option(None, "--model", help="model name in the pasted line (default: the experiment, callable or folder name)"),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="SR protocols: `bicubic` scores bicubic upsampling, no model"),
 ) -> None:
     """Evaluate a run, a checkpoint, a PNG folder or any generator under a protocol; write eval.json and a leaderboard line.
 
@@ -158,7 +159,23 @@ def eval_(
     * `gbench eval --protocol toy-shapes32 --run runs/dcgan/smoke-8de5c27f`
     * `gbench eval --protocol cifar10-50k --generator mypkg.models:make_generator --seeds 3`
     * `gbench eval --protocol cifar10-10k-test --samples fakes/ --device cuda`
+    * `gbench eval --protocol sr-x4-y --baseline bicubic` (SR: `--generator` maps LR [0, 1] to HR [0, 1])
     """
+    from gbench.protocols import get_protocol
+
+    if get_protocol(protocol).scale:  # super-resolution: PSNR/SSIM per test set, always beside bicubic
+        from gbench.io import atomic_write_json
+        from gbench.metrics.sr import format_sr_metrics, run_sr_eval, sr_results_markdown
+
+        result = run_sr_eval(protocol, baseline=baseline, run=run, checkpoint=checkpoint, experiment=experiment, preset=preset,
+                             overrides=set_, generator=generator, device=device)
+        path = out or default_sr_output(protocol, run)
+        atomic_write_json(result, path)
+        console.out(sr_results_markdown(result), highlight=False)
+        console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+        return
+    if baseline:
+        raise GBenchError(f"--baseline applies to super-resolution protocols, not {protocol}")
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from gbench import distributed as dist
@@ -192,6 +209,10 @@ def eval_(
     console.print(f"wrote {path}", soft_wrap=True, highlight=False)
     console.print("leaderboard line (CSV):")
     console.out(leaderboard_csv(report["leaderboard"]), highlight=False, end="")
+
+
+def default_sr_output(protocol: str, run: Optional[Path]) -> Path:
+    return (run / f"eval-{protocol}.json") if run else Path(f"eval-{protocol}.json")
 
 
 def _print_eval(report: dict) -> None:
@@ -249,6 +270,45 @@ def data_fetch(
     console.print(f"{name}: {path}", soft_wrap=True, highlight=False)
 
 
+@data_app.command("prepare")
+@user_errors
+def data_prepare(
+    name: str = typer.Argument(..., help="cityscapes"),
+    root: Optional[Path] = typer.Option(None, "--root", help="folder holding the unzipped official archives (gtFine/, leftImg8bit/)"),
+) -> None:
+    """Build a dataset's training layout from archives downloaded by hand (Cityscapes needs a login).
+
+    Example: `gbench data prepare cityscapes --root ~/data/cityscapes-official`
+    """
+    if name != "cityscapes":
+        raise GBenchError(f"only cityscapes needs preparing, not {name!r}")
+    from gbench.data.paired import prepare_cityscapes
+
+    console.print(f"prepared {prepare_cityscapes(root)}", soft_wrap=True, highlight=False)
+
+
+@app.command("train-segmenter")
+@user_errors
+def train_segmenter(
+    dataset: str = typer.Argument("cityscapes", help="cityscapes"),
+    root: Optional[Path] = typer.Option(None, "--root", help="data root holding the prepared cityscapes/ folder"),
+    epochs: int = typer.Option(50, "--epochs"),
+    batch_size: int = typer.Option(8, "--batch-size"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    backbone_weights: str = typer.Option("", "--backbone-weights", help="optional torchvision VGG16 ImageNet state_dict for the encoder"),
+) -> None:
+    """Train gbench's FCN-8s segmenter for the `cityscapes-fcn` protocol on real train photos at 256x256
+    (its sha256 enters the protocol fingerprint).
+
+    Example: `gbench train-segmenter cityscapes --device cuda --epochs 50`
+    """
+    from gbench.metrics.fcn import train_segmenter as train
+
+    path = train(dataset, root=str(root or ""), epochs=epochs, batch_size=batch_size, device=device, backbone_weights=backbone_weights,
+                 log=lambda line: console.print(line, highlight=False, soft_wrap=True))
+    console.print(f"segmenter written to {path}", soft_wrap=True, highlight=False)
+
+
 @app.command()
 @user_errors
 def bench(
@@ -260,17 +320,34 @@ def bench(
     batch_size: int = typer.Option(64, "--batch-size", help="images per batch, the same for both tools"),
     random_weights: bool = typer.Option(False, "--random-weights", help="Inception protocols without the real weights: random He-init "
                                         "weights, timing only, not a metric"),
+    preset: str = typer.Option("paper", "--preset", "-p", help="train-step mode: the preset whose model sizes and batches are timed"),
+    set_: List[str] = typer.Option([], "--set", "-s", help="train-step mode: config override, e.g. train.batch_size_d=32"),
+    steps: int = typer.Option(5, "--steps", help="train-step mode: timed steps per variant (after 2 warm-up steps)"),
 ) -> None:
-    """Benchmark throughput. `--eval`: images/s and peak memory of gbench's streaming evaluation vs torch-fidelity's
-    calculate_metrics on a PNG folder of the same images, in one run, with the ratios.
+    """Benchmark throughput. Without `--eval`: D-step and G-step images/s and peak memory of EXP's training, with
+    fused SDPA vs explicit attention (and bf16 / torch.compile on CUDA) in one run, as ratios. `--eval`: images/s and
+    peak memory of gbench's streaming evaluation vs torch-fidelity's calculate_metrics on a PNG folder of the same
+    images, in one run, with the ratios.
 
     Examples:
+
+    * `gbench bench transgan-s --device cuda`
+    * `gbench bench transgan-s --preset smoke --device cpu --steps 3`
 
     * `gbench bench --eval --n 2000`
     * `gbench bench dcgan --eval --protocol cifar10-10k --random-weights --n 500 --device cuda`
     """
     if not eval_:
-        raise GBenchError("only `gbench bench --eval` is implemented so far (the train-step benchmark comes later)")
+        if not experiment:
+            raise GBenchError("name the experiment to time, e.g. `gbench bench transgan-s` (or use --eval)")
+        from gbench.bench import bench_train_step, format_step_timings
+        from gbench.experiments import resolve_config
+        from gbench.train.run import resolve_device
+
+        cfg = resolve_config(experiment, preset, set_)
+        dev = resolve_device(device)
+        console.out(format_step_timings(cfg, dev, bench_train_step(cfg, dev, steps=steps)), highlight=False)
+        return
     from gbench.metrics.throughput import eval_throughput, print_throughput
 
     result = eval_throughput(protocol, n=n, device=device, batch_size=batch_size, experiment=experiment, random_weights=random_weights,

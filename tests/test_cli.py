@@ -55,3 +55,22 @@ def test_help_has_examples():
     for cmd in ("run", "models", "protocols", "report", "doctor"):
         result = runner.invoke(app, [cmd, "--help"])
         assert result.exit_code == 0 and "gbench " in result.output
+
+
+def test_bench_train_step_mode_prints_the_attention_ratio():
+    result = runner.invoke(app, ["bench", "transgan-s", "--preset", "smoke", "--device", "cpu", "--steps", "1",
+                                 "--set", "train.batch_size_d=2", "--set", "train.batch_size_g=2",
+                                 "--set", "model.g_kwargs.embed_dim=32", "--set", "model.d_kwargs.depth=1"])
+    assert result.exit_code == 0, result.output
+    assert "fp32 explicit attention" in result.output and "fused SDPA speed-up over explicit attention" in result.output
+
+
+def test_sr_eval_bicubic_baseline_and_misuse(tmp_path):
+    out = tmp_path / "bicubic.json"
+    result = runner.invoke(app, ["eval", "--protocol", "sr-x4-y-skimage", "--baseline", "bicubic", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "bicubic" in result.output and "daala" in result.output and out.exists()
+    result = runner.invoke(app, ["eval", "--protocol", "toy-shapes32", "--baseline", "bicubic"])
+    assert result.exit_code == 2 and "super-resolution protocols" in result.output
+    result = runner.invoke(app, ["data", "prepare", "facades"])
+    assert result.exit_code == 2 and "only cityscapes" in result.output

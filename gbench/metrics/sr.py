@@ -277,3 +277,25 @@ def format_sr_metrics(result: dict) -> str:
             text += f" (bicubic {b[f'psnr_y/{s}']:.2f} / {b[f'ssim_y/{s}']:.4f})"
         parts.append(text)
     return "  ".join(parts) + f"   [{result['fingerprint']}, {result['n_gen']} images]"
+
+
+def run_sr_eval(protocol_id: str, *, baseline: str | None = None, run: str | Path | None = None, checkpoint: str | Path | None = None,
+                experiment: str | None = None, preset: str = "paper", overrides: list[str] | None = None, generator: str | None = None,
+                device="cpu", root: str | Path = "") -> dict:
+    """`gbench eval --protocol sr-x4-y ...`: exactly one of `baseline="bicubic"`, `run`, `checkpoint` (+ experiment) or
+    `generator` (module:callable mapping LR [0, 1] to HR [0, 1]); the result always carries the bicubic row."""
+    chosen = [name for name, v in (("--baseline", baseline), ("--run", run), ("--checkpoint", checkpoint), ("--generator", generator)) if v]
+    if len(chosen) != 1:
+        raise GBenchError(f"an SR evaluation takes exactly one of --baseline bicubic, --run, --checkpoint or --generator (got {', '.join(chosen) or 'none'})")
+    if baseline:
+        if baseline != "bicubic":
+            raise GBenchError(f"--baseline must be bicubic, not {baseline!r}")
+        return evaluate_bicubic(protocol_id, root=root)
+    if generator:
+        return evaluate_sr_model(load_sr_model(generator, device), protocol_id, root=root, device=device, label=generator)
+    from gbench.train.sr import trained_sr_model
+
+    if checkpoint and not experiment:
+        raise GBenchError("--checkpoint needs --experiment (which SR experiment the weights belong to)")
+    model, details = trained_sr_model(run, checkpoint=checkpoint, experiment=experiment, preset=preset, overrides=overrides, device=device)
+    return evaluate_sr_model(model, protocol_id, root=root, device=device, label=str(run or checkpoint))
