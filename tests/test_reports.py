@@ -67,6 +67,7 @@ def test_table_report_markdown_html_csv_latex(tmp_path):
     assert "| alpha | 8.15 ± 0.14 | 2.00 ± 0.00 (n=2) | -6.15 | 19.85 | 100.50 ± 0.50 (n=2) | +80.65 | no: smoke preset: toy protocol" in md
     assert "not available: experiment 'no-such-gan' is not in this gbench (yet)" in md
     assert "![paper vs measured](test-report.png)" in md and "`toy-shapes32@abcdef12`" in md
+    assert "protocol fingerprints" not in md  # one fingerprint: no warning
 
     html = paths["html"].read_text()
     embedded, total = data_uri_images(html)
@@ -85,6 +86,16 @@ def test_table_report_markdown_html_csv_latex(tmp_path):
     assert len(body) == 2 + 3  # two header lines, three rows
     assert all(line.count("&") == len(spec) - 1 for line in body[1:])  # every line has one cell per column
     assert r"$\pm$" in tex and "±" not in tex
+
+
+def test_table_report_warns_when_cells_have_different_fingerprints(tmp_path):
+    table = tables.Table("test-fps", "fp table", "src", ("a", "b"), ("FID",), (
+        tables.Cell("a", "FID", "fid", 10.0, "dcgan"), tables.Cell("b", "FID", "fid", 12.0, "dcgan", (("train.lr_g", 1e-3),))))
+    p = tables.plan(table, preset="smoke", out=tmp_path / "runs")
+    for job, fp in zip(p.jobs.values(), ("toy-shapes32@11111111", "toy-shapes32@22222222")):
+        fake_run(tmp_path / "runs", job.cfg, [50.0, 40.0], fingerprint=fp)
+    md = render_table_report(p, tables.collect(p), tmp_path / "reports")["md"].read_text()
+    assert "scored under 2 protocol fingerprints** (`toy-shapes32@11111111`, `toy-shapes32@22222222`)" in md
 
 
 def test_run_report_sections(tmp_path):

@@ -166,6 +166,11 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path) -> str:
 
     t = p.table
     lines = [f"# {t.title}", "", headline(p, measured), ""]
+    fingerprints = list(dict.fromkeys(f for m in measured for f in m.fingerprints))
+    if len(fingerprints) > 1:
+        lines += [f"**The measured cells were scored under {len(fingerprints)} protocol fingerprints** "
+                  f"({', '.join(f'`{f}`' for f in fingerprints)}): compare measured values only between cells with the same "
+                  "fingerprint (listed under Cells).", ""]
     lines += [f"Paper values: {t.source}. gbench {gbench.__version__}" + (f", commit `{_git_commit()}`" if _git_commit() else "")
               + f"; preset `{p.preset}`; {p.seeds} training seed(s); regenerate with `{command_line(p)}`.", ""]
     if t.unavailable:
