@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from gbench.errors import GBenchError
+from gbench.metrics.evaluate import _cuda_devices, _seed_global_rng
 from gbench.sampling import generate, sample_labels, sample_latent, to_uint8
 
 
@@ -100,7 +101,7 @@ def generate_samples(G: nn.Module, n: int = 64, *, class_label: int | None = Non
     chunks = []
     try:
         with torch.random.fork_rng(devices=_cuda_devices(device)):
-            torch.manual_seed(seed)  # noise drawn inside G (StyleGAN2's noise inputs)
+            _seed_global_rng(seed, device)  # noise drawn inside G (StyleGAN2's noise inputs)
             for start in range(0, n, batch_size):
                 rows = slice(start, start + batch_size)
                 y = None if labels is None else labels[rows].to(device)
@@ -108,11 +109,6 @@ def generate_samples(G: nn.Module, n: int = 64, *, class_label: int | None = Non
     finally:
         G.train(was_training)
     return torch.cat(chunks), labels
-
-
-def _cuda_devices(device) -> list[int]:
-    device = torch.device(device)
-    return [device.index or 0] if device.type == "cuda" else []
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:

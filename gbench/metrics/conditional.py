@@ -27,7 +27,7 @@ from torch import nn
 
 from gbench.errors import GBenchError
 from gbench.metrics.cache import cache_key, cache_path, load_cached, save_cached
-from gbench.metrics.evaluate import _cuda_devices, evaluate_generator
+from gbench.metrics.evaluate import _cuda_devices, _seed_global_rng, evaluate_generator
 from gbench.metrics.features import Extractor, build_extractor
 from gbench.metrics.fid import fid_from_stats
 from gbench.metrics.stats import FeatureStats
@@ -80,7 +80,7 @@ def _class_features(G: nn.Module, extractor: Extractor, label: int, n: int, seed
     g = torch.Generator().manual_seed(class_seed(seed, label))
     z = sample_latent(G, n, g)
     stats = FeatureStats()
-    torch.manual_seed(class_seed(seed, label))  # noise drawn inside G; the caller forks the global RNG
+    _seed_global_rng(class_seed(seed, label), device)  # noise drawn inside G; the caller forks the global RNG
     for start in range(0, n, batch_size):
         rows = z[start : start + batch_size]
         y = torch.full((len(rows),), label, dtype=torch.long, device=device)

@@ -66,7 +66,7 @@ def _hybrid(name: str, title: str, generator: str, discriminator: str, local_ini
 EXPERIMENTS = [
     # local_init "off": TransGAN's G leaves its locality mask off; AutoGAN's G has no such option ("" = untouched).
     _hybrid("transgan-g-autogan-d", "TransGAN Table 1: TransGAN-S generator + AutoGAN discriminator (CIFAR-10)",
-            "transgan-s", "autogan", "off", {**TRANSGAN_G_SMOKE, **AUTOGAN_D_SMOKE, "train.steps": 60}),
+            "transgan-s", "autogan", "off", {**TRANSGAN_G_SMOKE, **AUTOGAN_D_SMOKE, "train.steps": 40}),
     _hybrid("autogan-g-transgan-d", "TransGAN Table 1: AutoGAN generator + TransGAN-S discriminator (CIFAR-10)",
             "autogan", "transgan-s", "", {**AUTOGAN_G_SMOKE, **TRANSGAN_D_SMOKE}),
 ]

@@ -284,7 +284,7 @@ class GANTrainer:
         self.opt_d.step()
         return real, {"loss_d": loss_d, **terms}
 
-    def g_step(self, real: torch.Tensor) -> dict:
+    def g_step(self, real: torch.Tensor | None) -> dict:
         """One G update on fresh z (batch_size_g), plus MT-CT's super-resolution loss on `real` when switched on."""
         t, G, D = self.cfg.train, self.G, self.D
         D.requires_grad_(False)
