@@ -15,6 +15,10 @@ monitoring-only. Those re-runs trained 1000 epochs with mirror augmentation
 them use `--set train.steps=250000 data.flip=true` (and `train.augment=diffaug` for the DA row; the policy below is
 that script's translation,cutout). The 500-epoch paper preset is therefore compared against numbers that had twice
 the training: reports say so through the experiment's deviations.
+
+Other deviations: the EMA copies G's BN running statistics (ajbrock's EMA averages every state-dict entry);
+spectral norm is PyTorch's parametrization (u/v warmed up at construction); D scores reals and fakes in two
+forward passes where ajbrock concatenates them (D has no batch-dependent layers: same outputs).
 """
 
 from __future__ import annotations

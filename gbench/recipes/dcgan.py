@@ -6,6 +6,10 @@ for G and D, one D step then one G step on the same batch size, N(0, 0.02) init,
 the paper's batch 128 (the examples default to 64). `cdcgan` keeps that recipe and conditions both networks on the
 class (G: z ++ Embedding(10, 50)(y); D: an extra input plane from Embedding(10, 1024)(y)); fake labels are drawn
 uniformly, real labels come with the data.
+
+Deviations: BCE-with-logits instead of Sigmoid + BCELoss (the same loss); batch 128 instead of 64; `dcgan-64`
+trains on CelebA's train split (crop 108, resize 64) where the examples read every aligned image; `dcgan` and
+`cdcgan` are gbench's 32x32 designs (models.md 3b, 5b).
 """
 
 from __future__ import annotations

@@ -23,6 +23,12 @@ network is `--set model.g_kwargs.resolution=32 model.d_kwargs.resolution=32 data
 D 1,055,845; gbench pads 28 -> 32 rather than resizing).
 
 Smoke presets train on `shapes-gray` (shapes32 in one luma channel at 28x28) and score under toy-shapes32.
+
+Deviations, gan-mlp: all 60,000 training images (the yaml: train[0:50000]), so 250 epochs are 150,000 updates;
+a fixed length where the yaml has none; D's 0.5 as a halved D LR; images in [-1, 1]; torch's momentum form
+(v = m v + g, w -= lr v; pylearn2: v = m v - lr g); FID/IS/KID instead of Parzen log-likelihoods.
+cgan-mlp: 28x28 instead of 32x32; D's fakes are a fresh sample of the updated G (the port reuses the G step's);
+whole batches only (the port's last batch of an epoch has 32 images).
 """
 
 from __future__ import annotations

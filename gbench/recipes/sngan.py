@@ -7,7 +7,10 @@ per iteration and one G update on `n_gen_samples` 128, the G update first (`upda
 before the D updates: `train.loop_order=g-first`); 50,000 iterations = G updates; no EMA; the repo's
 `CIFAR10Dataset` scales x/128 - 1 and adds U(0, 1/128) noise (`data.dequantize`), no flips.
 Evaluated under `cifar10-50k` (paper: IS 8.22 +- 0.05, FID 21.7 +- 0.21; the sample counts behind the paper's
-FID are not checked here).
+FID are not checked here). DiffAugment: `--set train.augment=diffaug`.
+
+Deviations: reals are x/127.5 - 1 + U(0, 1/128) (the repo: x/128 - 1 + U(0, 1/128)); spectral norm is PyTorch's
+parametrization (Chainer's eps 1e-12; u warmed up at construction instead of a random start).
 """
 
 from __future__ import annotations

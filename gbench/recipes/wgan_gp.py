@@ -10,6 +10,10 @@ dequantized with U(0, 1/128) noise; no flips. Evaluated under `cifar10-50k` (the
 TransGAN's Table 2 rows (WGAN-GP 6.49 / 39.68, with DA 6.29 / 37.14) are `--set train.augment=diffaug` for the
 second; note that 6.49 is far below this network's published 7.86, and the TransGAN paper does not say which
 WGAN-GP network or code it ran, so gbench's rows use this ResNet.
+
+Deviations: reals are x/127.5 - 1 + U(0, 1/128) where the official loader makes 2 (x/256 - 0.5) + U(0, 1/128)
+(a 0.4% different scale); evaluation samples G in eval mode (BN running statistics) where the official G
+normalises with each sampled batch's own statistics; the AC-GAN variant (conditional, IS 8.42) is not provided.
 """
 
 from __future__ import annotations
