@@ -115,6 +115,32 @@ def run(
 
 @app.command()
 @user_errors
+def sample(
+    experiment: Optional[str] = typer.Argument(None, help="experiment; its newest run under --runs is used unless --run/--checkpoint"),
+    class_label: Optional[int] = typer.Option(None, "--class", help="class-conditional models: draw every sample of this class"),
+    n: int = typer.Option(64, "--n", help="number of samples"),
+    seed: int = typer.Option(0, "--seed", help="seed of z (and labels)"),
+    run: Optional[Path] = typer.Option(None, "--run", help="a run directory (its EMA generator)"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="a gbench checkpoint or a generator state_dict"),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="with --checkpoint: the preset the weights were trained with"),
+    set_: List[str] = typer.Option([], "--set", "-s", help="with --checkpoint: config override"),
+    runs: Path = typer.Option(Path("runs"), "--runs", help="root of run directories"),
+    out: Path = typer.Option(Path("samples.png"), "--out", help="PNG grid to write"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+) -> None:
+    """Draw samples from a trained generator into a PNG grid (all of one class with --class).
+
+    Examples: `gbench sample cdcgan --class 3 --out cats.png`, `gbench sample --run runs/dcgan/smoke-8de5c27f`
+    """
+    from gbench.sample import sample as draw
+
+    result = draw(experiment, class_label=class_label, n=n, seed=seed, run=run, checkpoint=checkpoint, preset=preset, overrides=set_,
+                  runs_root=runs, out=out, device=device)
+    console.print(f"{len(result.images)} samples from {result.source} -> {result.path}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+@user_errors
 def report(path: Path = typer.Argument(..., help="a run directory")) -> None:
     """Re-render the report of a run (report.md, report.html, plots/).
 

@@ -74,3 +74,15 @@ def test_sr_eval_bicubic_baseline_and_misuse(tmp_path):
     assert result.exit_code == 2 and "super-resolution protocols" in result.output
     result = runner.invoke(app, ["data", "prepare", "facades"])
     assert result.exit_code == 2 and "only cityscapes" in result.output
+
+
+def test_sample_command_draws_one_class(tmp_path):
+    result = runner.invoke(app, ["run", "cdcgan", "--preset", "smoke", "--out", str(tmp_path / "runs"), "--device", "cpu",
+                                 "--set", "train.steps=1", "--set", "eval.at_start=false", "--set", "data.size=256"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "threes.png"
+    result = runner.invoke(app, ["sample", "cdcgan", "--class", "3", "--n", "8", "--runs", str(tmp_path / "runs"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and "8 samples" in result.output
+    result = runner.invoke(app, ["sample", "cdcgan", "--class", "12", "--runs", str(tmp_path / "runs"), "--out", str(out)])
+    assert result.exit_code == 2 and "error:" in result.output
