@@ -147,13 +147,13 @@ def bar_chart(p, measured: list, path: Path) -> Path | None:
         ax.set_title(f"{column} ({'higher' if higher_is_better(metric) else 'lower'} is better)", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
-    axes[0][0].legend(fontsize=7, loc="best")
+    axes[0][0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.08 - 0.4 / len(p.table.rows)), ncol=2, frameon=False)
     comparable = [m.comparable for m in measured if m.comparable is not None]
     note = "" if all(comparable) else f"  [{p.preset} preset: NOT comparable to the paper]" if p.preset != "paper" else "  [not comparable]"
     fig.suptitle(f"{p.table.name}: paper vs gbench{note}" if p.table.trainable else f"{p.table.name}: published values", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
 
