@@ -170,6 +170,8 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
         images = (trainer.step - step_at_window) * trainer.images_per_step
         record = {"step": trainer.step, "data_epoch": round(trainer.data_epoch, 4), **{k: round(v, 6) for k, v in values.items()},
                   **trainer.learning_rates(), "img_per_s": round(images / seconds, 1) if seconds > 0 else None}
+        if dev.type == "cuda":
+            record["gpu_mem_mb"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
         if main:  # losses are rank 0's share of the batch; images/s counts the whole global batch
             with open(log_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
