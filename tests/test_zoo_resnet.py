@@ -189,7 +189,7 @@ def test_spectral_norm_u_is_persisted_updated_and_round_trips():
     with torch.no_grad():
         assert not torch.allclose(fresh(x), d(x))
         buffer.seek(0)
-        fresh.load_state_dict(torch.load(buffer))
+        fresh.load_state_dict(torch.load(buffer, weights_only=True))
         assert all(torch.equal(fresh.state_dict()[k], d.state_dict()[k]) for k in u_keys)
         assert torch.allclose(fresh(x), d(x))
 

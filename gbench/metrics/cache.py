@@ -44,3 +44,25 @@ def load_cached(path: Path, key: str) -> dict | None:
 
 def save_cached(path: Path, key: str, tensors: dict[str, torch.Tensor]) -> None:
     atomic_torch_save({"key": key, "digest": sha256_state_dict(tensors), "tensors": tensors}, path)
+
+
+def load_or_train(path: Path, build, train) -> tuple:
+    """A small protocol model trained once and cached with its weights' sha256 (the toy classifier and
+    the toy segmenter): (model in eval mode, sha256). A cache file that fails to load or to match its
+    digest is retrained, never used. Building the module draws its init from the global RNG, so it runs
+    under `fork_rng` (evaluation must not move the training RNG)."""
+    path = Path(path)
+    with torch.random.fork_rng(devices=[]):
+        model = build()
+    if path.exists():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if sha256_state_dict(state["weights"]) == state["sha256"]:
+                model.load_state_dict(state["weights"])
+                return model.eval(), state["sha256"]
+        except Exception:
+            pass
+    model = train()
+    digest = sha256_state_dict(model.state_dict())
+    atomic_torch_save({"weights": model.state_dict(), "sha256": digest}, path)
+    return model.eval(), digest

@@ -122,21 +122,9 @@ def _fit_toy_segmenter(labels: torch.Tensor, photos: torch.Tensor, num_classes: 
 
 def load_toy_segmenter(assets_dir) -> tuple[ToySegmenter, str]:
     """The toyscapes segmenter (trained and cached on first use) and its weights' sha256."""
-    path = Path(assets_dir) / f"toyscapes-segmenter-v{TOY_VERSION}.pt"
-    with torch.random.fork_rng(devices=[]):  # building a module draws its init from the global RNG: keep that untouched
-        model = ToySegmenter()
-    if path.exists():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            if sha256_state_dict(state["weights"]) == state["sha256"]:
-                model.load_state_dict(state["weights"])
-                return model.eval(), state["sha256"]
-        except Exception:  # a corrupt cache file is retrained, never used
-            pass
-    model = _train_toy_segmenter()
-    digest = sha256_state_dict(model.state_dict())
-    atomic_torch_save({"weights": model.state_dict(), "sha256": digest}, path)
-    return model, digest
+    from gbench.metrics.cache import load_or_train
+
+    return load_or_train(Path(assets_dir) / f"toyscapes-segmenter-v{TOY_VERSION}.pt", ToySegmenter, _train_toy_segmenter)
 
 
 # ------------------------------------------------------------------------------------------------ FCN-8s (VGG16)

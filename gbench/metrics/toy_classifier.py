@@ -12,8 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gbench.io import atomic_torch_save, sha256_state_dict
-
 VERSION = 1
 TRAIN_IMAGES = 8_000
 TRAIN_EPOCHS = 3
@@ -69,21 +67,9 @@ def load_toy_classifier(assets_dir) -> tuple[ToyClassifier, str]:
     """Load (training and caching on first use) the classifier; returns (model, weights sha256)."""
     from pathlib import Path
 
-    path = Path(assets_dir) / f"toy-shapes32-classifier-v{VERSION}.pt"
-    model = ToyClassifier()
-    if path.exists():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            if sha256_state_dict(state["weights"]) == state["sha256"]:
-                model.load_state_dict(state["weights"])
-                return model.eval(), state["sha256"]
-        except Exception:  # a corrupt cache file is retrained, never used
-            pass
-    model = _train()
-    weights = model.state_dict()
-    digest = sha256_state_dict(weights)
-    atomic_torch_save({"weights": weights, "sha256": digest}, path)
-    return model, digest
+    from gbench.metrics.cache import load_or_train
+
+    return load_or_train(Path(assets_dir) / f"toy-shapes32-classifier-v{VERSION}.pt", ToyClassifier, _train)
 
 
 def accuracy(model: ToyClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
