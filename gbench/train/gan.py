@@ -137,6 +137,8 @@ class GANTrainer:
                        start_step=t.ema_start_step, images_per_step=t.batch_size_d) if t.ema else None
         self.sampler = EpochSampler(len(data), t.batch_size_d, seed=cfg.seed, rank=rank, world_size=world_size)
         self.augment = make_augment(cfg)
+        if t.co_train_sr and t.loop_order != "d-first":
+            raise GBenchError("train.co_train_sr (MT-CT) trains on the reals of the step's last D batch: it needs train.loop_order=d-first")
         if t.precision not in ("fp32", "bf16"):
             raise GBenchError(f"train.precision must be fp32 or bf16, not {t.precision!r}")
         self.autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16")
