@@ -107,10 +107,12 @@ def run(
     * `gbench run dcgan --preset smoke`
     * `gbench run dcgan --set train.steps=2000 --set train.batch_size_d=64 --seed 1`
     """
+    from gbench import distributed
     from gbench.experiments import resolve_config, run_experiment
 
     cfg = resolve_config(experiment, preset, set_, seed)
     run_experiment(cfg, out=out, device=device, console=console)
+    distributed.destroy()  # under torchrun: leave the process group together (no-op otherwise)
 
 
 @app.command()

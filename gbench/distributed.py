@@ -150,6 +150,11 @@ def main_first(fn, *args, **kwargs):
 
 
 def destroy() -> None:
-    """Leave the process group (end of a torchrun script)."""
+    """Leave the process group at the end of a torchrun script.
+
+    Every rank first waits at a barrier: a rank that exits while a peer still talks to it makes gloo's worker threads
+    abort the process ("terminate called without an active exception").
+    """
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

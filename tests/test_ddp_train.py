@@ -48,6 +48,7 @@ def test_ranks_stay_in_sync_and_split_the_batch(tmp_path):
         share = len(trainer.sampler.next_indices())
         if rank == 0:
             json.dump({{"hashes": hashes, "share": share, "world": world}}, open(sys.argv[1], "w"))
+        dist.destroy()
     """))
     done = _torchrun([str(script), str(tmp_path / "out.json")], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
