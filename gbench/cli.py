@@ -229,14 +229,14 @@ def eval_(
         report = run_eval(protocol, run=run, checkpoint=checkpoint, experiment=experiment, preset=preset, overrides=set_, samples=samples,
                           generator=generator, z_dim=z_dim, seeds=seeds, device=device, batch_size=batch_size, board=board, model=model,
                           progress=progress)
-    if not dist.is_main():
-        return
-    path = out or default_output(protocol, run)
-    atomic_write_json(report, path)
-    _print_eval(report)
-    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
-    console.print("leaderboard line (CSV):")
-    console.out(leaderboard_csv(report["leaderboard"]), highlight=False, end="")
+    if dist.is_main():
+        path = out or default_output(protocol, run)
+        atomic_write_json(report, path)
+        _print_eval(report)
+        console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+        console.print("leaderboard line (CSV):")
+        console.out(leaderboard_csv(report["leaderboard"]), highlight=False, end="")
+    dist.destroy()  # under torchrun: leave the process group together (no-op otherwise)
 
 
 def default_sr_output(protocol: str, run: Optional[Path]) -> Path:
