@@ -46,8 +46,11 @@ DEVIATIONS = (
     "EMA kept on the training device, not on the CPU",
 )
 
-# Small widths for the CPU smoke path (stage dims 64/16/4 would be too thin: 96/24/6 keeps 4 heads where it can).
+# Small widths for the CPU smoke path (stage dims 64/16/4 would be too thin, so 96/24/6). G's attention is
+# single-head at smoke size: on CPU the 1024-token attention of the last stage costs time in proportion to its
+# heads and is two thirds of a step, so one head keeps `gbench run transgan-s --preset smoke` within a minute.
 SMOKE = {**SMOKE_DATA, "model.g_kwargs.latent_dim": 64, "model.g_kwargs.embed_dim": 96, "model.g_kwargs.depths": (1, 1, 1),
+         "model.g_kwargs.num_heads": 1,
          "model.d_kwargs.embed_dim": 96, "model.d_kwargs.depth": 2, "train.steps": 100, "train.n_critic": 1,
          "train.batch_size_d": 16, "train.batch_size_g": 16, "train.lr_g": 5e-4, "train.lr_d": 5e-4,
          # The locality mask forces the masked 1024-token attention off the fused kernel and roughly doubles the CPU
