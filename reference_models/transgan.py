@@ -249,7 +249,8 @@ class Attention(nn.Module):
         q, k, v = self.qkv(x).view(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
         attn_mask = mask
         if self.relative_position is not None:
-            attn_mask = self.relative_position(*grid).to(q.dtype)  # (heads, N, N), broadcast over the batch
+            # (1, heads, N, N): CPU SDPA takes its fused kernel only for a 4-D mask (a 3-D one falls back to the math kernel)
+            attn_mask = self.relative_position(*grid).to(q.dtype)[None]
             if mask is not None:
                 attn_mask = attn_mask.masked_fill(~mask, float("-inf"))
         if self.attention == "sdpa":
