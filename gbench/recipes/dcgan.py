@@ -17,6 +17,12 @@ from __future__ import annotations
 from gbench.config import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
 from gbench.experiments import SMOKE_DATA, Experiment
 
+# The CPU smoke preset shared by the three: 16-channel networks on shapes32, plus an EMA so smoke exercises EMA evaluation.
+SMOKE = {**SMOKE_DATA, "model.g_kwargs.g_channels": 16, "model.d_kwargs.d_channels": 16, "train.steps": 150,
+         "train.batch_size_d": 64, "train.batch_size_g": 64, "train.ema": True, "train.ema_decay": 0.95, "eval.use_ema": True,
+         "train.checkpoint_every": 50, "train.sample_every": 50, "train.log_every": 10}
+
+
 def _dcgan() -> Experiment:
     paper = RunConfig(
         experiment="dcgan",
@@ -27,9 +33,7 @@ def _dcgan() -> Experiment:
                           betas_g=(0.5, 0.999), betas_d=(0.5, 0.999), ema=False, checkpoint_every=1000, sample_every=1000, log_every=50),
         eval=EvalConfig(protocol="cifar10-50k", use_ema=False),
     )
-    smoke = {**SMOKE_DATA, "model.g_kwargs.g_channels": 16, "model.d_kwargs.d_channels": 16, "train.steps": 200,
-             "train.batch_size_d": 64, "train.batch_size_g": 64, "train.ema": True, "train.ema_decay": 0.95, "eval.use_ema": True,
-             "train.checkpoint_every": 50, "train.sample_every": 50, "train.log_every": 10}
+    smoke = {**SMOKE, "train.steps": 200}
     quick = {"train.steps": 5_000, "eval.protocol": "cifar10-10k"}
     return Experiment("dcgan", "DCGAN 32x32 (Radford et al., 2016), pytorch/examples recipe", "pytorch/examples dcgan/main.py (+ paper batch 128)",
                       paper, {"smoke": smoke, "quick": quick},
@@ -53,10 +57,7 @@ def _dcgan_64() -> Experiment:
         eval=EvalConfig(protocol="celeba64-50k", use_ema=False),
     )
     # shapes32 is 32x32: the smoke run uses the 32x32 network of the same family (one stage fewer).
-    smoke = {**SMOKE_DATA, "model.g_kwargs.resolution": 32, "model.d_kwargs.resolution": 32, "model.g_kwargs.g_channels": 16,
-             "model.d_kwargs.d_channels": 16, "train.steps": 150, "train.batch_size_d": 64, "train.batch_size_g": 64,
-             "train.ema": True, "train.ema_decay": 0.95, "eval.use_ema": True,
-             "train.checkpoint_every": 50, "train.sample_every": 50, "train.log_every": 10}
+    smoke = {**SMOKE, "model.g_kwargs.resolution": 32, "model.d_kwargs.resolution": 32}
     quick = {"train.steps": 10_000}
     return Experiment("dcgan-64", "DCGAN 64x64 (pytorch/examples network) on CelebA 64x64", "pytorch/examples dcgan/main.py (+ paper batch 128)",
                       paper, {"smoke": smoke, "quick": quick},
@@ -77,9 +78,7 @@ def _cdcgan() -> Experiment:
                           checkpoint_every=1000, sample_every=1000, log_every=50),
         eval=EvalConfig(protocol="cifar10-50k", use_ema=False),
     )
-    smoke = {**SMOKE_DATA, "model.g_kwargs.g_channels": 16, "model.d_kwargs.d_channels": 16, "train.steps": 150,
-             "train.batch_size_d": 64, "train.batch_size_g": 64, "train.ema": True, "train.ema_decay": 0.95, "eval.use_ema": True,
-             "train.checkpoint_every": 50, "train.sample_every": 50, "train.log_every": 10}
+    smoke = SMOKE
     quick = {"train.steps": 5_000, "eval.protocol": "cifar10-10k"}
     return Experiment("cdcgan", "Class-conditional DCGAN 32x32 (label embedding; gbench design) on CIFAR-10",
                       "pytorch/examples dcgan/main.py recipe (+ paper batch 128) with gbench's conditioning (models.md 5b)",
