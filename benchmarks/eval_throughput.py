@@ -1,6 +1,6 @@
 """Evaluation throughput benchmark (not a test): gbench's streaming path vs torch-fidelity on a PNG folder.
 
-Same as `gbench bench --eval`; see gbench/metrics/throughput.py for what is timed and how memory is
+Same as `gbench bench --eval`; see gbench/bench/eval_throughput.py for what is timed and how memory is
 measured. Prints images/s and peak memory of each path and the ratios, and optionally writes the
 figures as JSON.
 
@@ -18,7 +18,7 @@ import sys
 from rich.console import Console
 
 from gbench.errors import GBenchError
-from gbench.metrics.throughput import eval_throughput, print_throughput
+from gbench.bench.eval_throughput import eval_throughput, print_throughput
 
 
 def main(argv=None) -> int:

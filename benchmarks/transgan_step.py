@@ -13,7 +13,7 @@ import argparse
 
 from gbench.bench import bench_train_step, format_step_timings
 from gbench.experiments import resolve_config
-from gbench.train.run import resolve_device
+from gbench.distributed import resolve_device
 
 
 def main() -> None:

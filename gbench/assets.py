@@ -29,15 +29,7 @@ import torch
 from gbench.data.download import cached_sha256, describe_checksum, is_offline, verify
 from gbench.data.download import download as download_file
 from gbench.errors import GBenchError
-
-
-def gbench_home() -> Path:
-    """`$GBENCH_HOME`, else `~/.cache/gbench` (read on every call so tests and users can switch it)."""
-    return Path(os.environ.get("GBENCH_HOME") or Path.home() / ".cache" / "gbench").expanduser()
-
-
-def assets_dir() -> Path:
-    return gbench_home() / "assets"
+from gbench.paths import assets_dir, gbench_home  # noqa: F401  (gbench_home: re-exported)
 
 
 def torch_hub_checkpoints() -> Path:

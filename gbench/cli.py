@@ -7,7 +7,6 @@ and exit with status 2, no traceback.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -108,7 +107,8 @@ def run(
     * `gbench run dcgan --set train.steps=2000 --set train.batch_size_d=64 --seed 1`
     """
     from gbench import distributed
-    from gbench.experiments import resolve_config, run_experiment
+    from gbench.experiments import resolve_config
+    from gbench.runs import run_experiment
 
     cfg = resolve_config(experiment, preset, set_, seed)
     run_experiment(cfg, out=out, device=device, console=console)
@@ -193,7 +193,7 @@ def eval_(
 
     if get_protocol(protocol).scale:  # super-resolution: PSNR/SSIM per test set, always beside bicubic
         from gbench.io import atomic_write_json
-        from gbench.metrics.sr import format_sr_metrics, run_sr_eval, sr_results_markdown
+        from gbench.evaluation.sr import run_sr_eval, sr_results_markdown
 
         result = run_sr_eval(protocol, baseline=baseline, run=run, checkpoint=checkpoint, experiment=experiment, preset=preset,
                              overrides=set_, generator=generator, device=device)
@@ -208,7 +208,7 @@ def eval_(
 
     from gbench import distributed as dist
     from gbench.io import atomic_write_json
-    from gbench.metrics.sources import default_output, leaderboard_csv, run_eval
+    from gbench.evaluation.sources import default_output, leaderboard_csv, run_eval
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*columns, console=err_console, transient=True) as bars:
@@ -271,7 +271,7 @@ def data_list(root: Optional[Path] = typer.Option(None, "--root", help="data roo
 
     Example: `gbench data list --root /data/torchvision`
     """
-    from gbench.data.download import data_inventory
+    from gbench.inventory import data_inventory
 
     table = Table(title="gbench data")
     for col in ("name", "kind", "status", "size", "path / how to fetch"):
@@ -292,7 +292,7 @@ def data_fetch(
 
     Examples: `gbench data fetch cifar10`, `gbench data fetch inception`
     """
-    from gbench.data.download import fetch
+    from gbench.inventory import fetch
 
     path = fetch(name, root)
     console.print(f"{name}: {path}", soft_wrap=True, highlight=False)
@@ -310,7 +310,7 @@ def data_prepare(
     """
     if name != "cityscapes":
         raise GBenchError(f"only cityscapes needs preparing, not {name!r}")
-    from gbench.data.paired import prepare_cityscapes
+    from gbench.data.cityscapes import prepare_cityscapes
 
     console.print(f"prepared {prepare_cityscapes(root)}", soft_wrap=True, highlight=False)
 
@@ -330,7 +330,7 @@ def train_segmenter(
 
     Example: `gbench train-segmenter cityscapes --device cuda --epochs 50`
     """
-    from gbench.metrics.fcn import train_segmenter as train
+    from gbench.train.segmenter import train_segmenter as train
 
     path = train(dataset, root=str(root or ""), epochs=epochs, batch_size=batch_size, device=device, backbone_weights=backbone_weights,
                  log=lambda line: console.print(line, highlight=False, soft_wrap=True))
@@ -370,13 +370,13 @@ def bench(
             raise GBenchError("name the experiment to time, e.g. `gbench bench transgan-s` (or use --eval)")
         from gbench.bench import bench_train_step, format_step_timings
         from gbench.experiments import resolve_config
-        from gbench.train.run import resolve_device
+        from gbench.distributed import resolve_device
 
         cfg = resolve_config(experiment, preset, set_)
         dev = resolve_device(device)
         console.out(format_step_timings(cfg, dev, bench_train_step(cfg, dev, steps=steps)), highlight=False)
         return
-    from gbench.metrics.throughput import eval_throughput, print_throughput
+    from gbench.bench.eval_throughput import eval_throughput, print_throughput
 
     result = eval_throughput(protocol, n=n, device=device, batch_size=batch_size, experiment=experiment, random_weights=random_weights,
                              console=console)

@@ -22,6 +22,16 @@ from gbench.errors import GBenchError
 TIMEOUT = datetime.timedelta(minutes=60)  # the main rank may compute reference statistics while the others wait
 
 
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GBenchError("--device cuda requested but torch sees no CUDA device (use --device cpu or auto)")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise GBenchError(f"--device must be auto, cpu or cuda[:N], not {name!r}")
+    return torch.device(name)
+
+
 def env_world_size() -> int:
     """WORLD_SIZE as torchrun sets it (1 when absent)."""
     try:

@@ -53,8 +53,6 @@ def _collect() -> dict[str, Experiment]:
     return found
 
 
-
-
 def _unknown(kind: str, name: str, known) -> GBenchError:
     hint = difflib.get_close_matches(name, list(known), n=1)
     return GBenchError(f"unknown {kind} {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"))
@@ -85,10 +83,3 @@ def resolve_config(name: str, preset: str = "paper", overrides: list[str] | None
     if seed is not None:
         cfg = replace(cfg, seed=seed)
     return cfg
-
-
-def run_experiment(cfg: RunConfig, **kwargs):
-    """Train and evaluate `cfg` with the trainer of its experiment's task (see gbench/train/run.py)."""
-    from gbench.train.run import train_and_evaluate
-
-    return train_and_evaluate(cfg, task=get_experiment(cfg.experiment).task, **kwargs)

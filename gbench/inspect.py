@@ -36,8 +36,9 @@ def parameter_counts(cfg: RunConfig) -> tuple[int, int]:
 
 
 def doctor_report() -> dict[str, list[tuple[str, str]]]:
-    from gbench.assets import asset_status, gbench_home
-    from gbench.data.download import dataset_status, default_data_root
+    from gbench.assets import asset_status
+    from gbench.data.download import dataset_status
+    from gbench.paths import datasets_dir, gbench_home
 
     home = gbench_home()
     cuda = torch.cuda.is_available()
@@ -52,5 +53,5 @@ def doctor_report() -> dict[str, list[tuple[str, str]]]:
     probe = home if home.exists() else home.parent if home.parent.exists() else "/"
     env.append(("free disk", f"{shutil.disk_usage(probe).free / 2**30:.1f} GiB at {probe}"))
     assets = [(name, f"present: {path}" if ok else f"missing (expected {path})") for name, ok, path in asset_status()]
-    data = [(name, f"present: {path}" if ok else f"missing (gbench data fetch {name})") for name, ok, path in dataset_status(default_data_root())]
-    return {"environment": env, "assets": assets, f"datasets ({default_data_root()})": data}
+    data = [(name, f"present: {path}" if ok else f"missing (gbench data fetch {name})") for name, ok, path in dataset_status(datasets_dir())]
+    return {"environment": env, "assets": assets, f"datasets ({datasets_dir()})": data}

@@ -17,17 +17,17 @@ from dataclasses import dataclass
 from gbench.errors import GBenchError
 
 STREAM_CHUNK = 500  # samples per chunk of a protocol's z stream (the unit of seeding and of sharding)
-# How generated samples are drawn (gbench/metrics/evaluate.py); part of every fingerprint, since the same seed
+# How generated samples are drawn (gbench/evaluation/evaluate.py); part of every fingerprint, since the same seed
 # under another scheme gives other images. Bump the version when the scheme changes.
 SAMPLE_STREAM = f"v1: chunks of {STREAM_CHUNK}, z then labels per chunk from sha256(seed, chunk index)"
 QUANTIZATION = "uint8 = clamp(round((x + 1) * 127.5), 0, 255)"  # the one convention for generated images
 INCEPTION_RESIZE = "TF1-compatible bilinear to 299x299 inside torch-fidelity's inception-v3-compat"
-# super-resolution (gbench/data/sr.py, gbench/metrics/sr.py)
+# super-resolution (gbench/data/sr.py, gbench/evaluation/sr.py)
 SR_QUANTIZATION = "uint8 = clamp(round(x * 255), 0, 255) of the [0, 1] SR output"
 SR_RESIZE = "none: HR cropped to a multiple of the scale (top-left kept); the model must return exactly scale x the LR size"
 SR_LR_SOURCE = "torch bicubic antialias=True (Keys a=-0.5, like PIL BICUBIC / MATLAB imresize), rounded to uint8"
 SR_METRICS = ("psnr_y", "ssim_y", "psnr_rgb")  # SSIM: MATLAB/BasicSR (11x11 Gaussian, sigma 1.5, valid region)
-# image-to-image (gbench/metrics/fcn.py)
+# image-to-image (gbench/evaluation/fcn.py)
 FCN_METRICS = ("pixel_acc", "class_acc", "class_iou")
 FCN_RESIZE = "PIL bilinear on uint8 to the label map's resolution before segmentation (scipy.misc.imresize); labels never resized"
 
@@ -51,12 +51,12 @@ class Protocol:
     sample_stream: str = SAMPLE_STREAM
     quantization: str = QUANTIZATION
     comparable: str = ""  # which published numbers this protocol matches, "" = none
-    # super-resolution protocols (gbench/metrics/sr.py); zero/empty for the others
+    # super-resolution protocols (gbench/evaluation/sr.py); zero/empty for the others
     scale: int = 0  # SR factor
     crop_border: int = 0  # pixels removed from every side before PSNR/SSIM (SR convention: = scale)
     test_sets: tuple = ()  # sets scored separately, each the mean over its images
     lr_source: str = ""  # how LR inputs are made when the data ships none (shipped LR files are named in the result)
-    # image-to-image protocols (gbench/metrics/fcn.py, gbench/train/img2img.py); zero/empty for the others
+    # image-to-image protocols (gbench/evaluation/fcn.py, gbench/train/img2img.py); zero/empty for the others
     source_split: str = ""  # translation protocols: the split of `reference` whose images are translated and scored
     segmentation_classes: int = 0  # FCN-score protocols: classes scored by the segmenter (`extractor`)
     reference_compatible: bool = False  # FCN-score: mimic the official scorer's quirks (gbench/metrics/segmentation.py)

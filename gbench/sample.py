@@ -5,7 +5,7 @@ The generator comes from exactly one place:
 - `checkpoint=FILE` with `experiment` (and the `preset` / `overrides` it was trained with);
 - neither: the newest run of `experiment` under `runs_root` (`runs/<experiment>/<preset>-<hash8>/`), optionally
   only runs of one `preset`.
-Loading reuses `gbench.metrics.sources` (the same code `gbench eval --run/--checkpoint` uses).
+Loading reuses `gbench.evaluation.sources` (the same code `gbench eval --run/--checkpoint` uses).
 
 Sampling never touches the global torch RNG (a private `torch.Generator` for z and labels, `fork_rng` around
 generators that draw noise internally), so the same `seed` gives the same images on every call. With
@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from gbench.errors import GBenchError
-from gbench.metrics.evaluate import _cuda_devices, _seed_global_rng
-from gbench.sampling import generate, sample_labels, sample_latent, to_uint8
+from gbench.evaluation.evaluate import _cuda_devices, _seed_global_rng
+from gbench.sampling import generate, grid_image, sample_labels, sample_latent, to_uint8
 
 
 @dataclass
@@ -53,7 +53,7 @@ def latest_run(experiment: str, runs_root: str | Path = "runs", preset: str | No
 def load_generator(experiment: str | None = None, *, run: str | Path | None = None, checkpoint: str | Path | None = None,
                    preset: str | None = None, overrides: list[str] | tuple = (), runs_root: str | Path = "runs") -> tuple[nn.Module, str]:
     """(generator in eval mode, a one-line description of where it came from); see the module docstring."""
-    from gbench.metrics.sources import from_checkpoint, from_run
+    from gbench.evaluation.sources import from_checkpoint, from_run
 
     if run is not None and checkpoint is not None:
         raise GBenchError("give a run directory or a checkpoint, not both")
@@ -112,7 +112,6 @@ def generate_samples(G: nn.Module, n: int = 64, *, class_label: int | None = Non
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:
-    from gbench.report.grid import grid_image
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

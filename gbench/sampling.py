@@ -1,4 +1,5 @@
-"""Drawing latents and labels for a generator, and the one quantization convention for its images.
+"""Drawing latents and labels for a generator, the one quantization convention for its images, and
+fixed-z sample grids (the same latents and labels at every step, so grids compare over training).
 
 Used by the trainers (training z, fixed-z sample grids) and by evaluation (the protocol's z stream),
 so every path samples the same way. Evaluation and grids pass a private `torch.Generator`, so they
@@ -7,7 +8,11 @@ never touch the global RNG state that exact resume relies on.
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import torch
+from PIL import Image
 from torch import nn
 
 from gbench.errors import GBenchError
@@ -39,3 +44,31 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     if not torch.isfinite(images).all():
         raise GBenchError("the generator produced NaN or inf values; refusing to evaluate them")
     return ((images.detach().float() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def grid_image(images_uint8: torch.Tensor, nrow: int | None = None, pad: int = 2) -> Image.Image:
+    """(N, C, H, W) uint8 -> one PIL image, rows of `nrow`, white padding."""
+    n, c, h, w = images_uint8.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    canvas = torch.full((3, rows * (h + pad) + pad, nrow * (w + pad) + pad), 255, dtype=torch.uint8)
+    images = images_uint8.expand(-1, 3, -1, -1) if c == 1 else images_uint8
+    for i in range(n):  # at most a few dozen tiles
+        r, col = divmod(i, nrow)
+        canvas[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = images[i]
+    return Image.fromarray(canvas.permute(1, 2, 0).numpy())
+
+
+@torch.no_grad()
+def sample_grid(G: torch.nn.Module, path: Path, *, n: int = 64, seed: int = 0, device="cpu") -> Path:
+    g = torch.Generator().manual_seed(seed)
+    was_training = G.training
+    G.eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        images = to_uint8(generate(G, sample_latent(G, n, g, device), sample_labels(G, n, g, device))).cpu()
+    G.train(was_training)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid_image(images).save(path)
+    return path

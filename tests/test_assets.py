@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gbench import assets
+from gbench import assets, inventory, paths
 from gbench.data import download
 from gbench.errors import GBenchError
 
@@ -138,14 +138,14 @@ def test_offline_never_opens_the_network(tmp_path, monkeypatch):
 def test_dataset_fetch_offline_names_archive_hash_and_command(tmp_path, monkeypatch):
     monkeypatch.setenv("GBENCH_OFFLINE", "1")
     with pytest.raises(GBenchError) as err:
-        download.fetch("cifar10", tmp_path / "data")
+        inventory.fetch("cifar10", tmp_path / "data")
     msg = str(err.value)
     assert "cifar-10-python.tar.gz" in msg and "c58f30108f718f92721af3b95e74349a" in msg
     assert f"gbench data fetch cifar10 --root {tmp_path / 'data'}" in msg
     # the default root is $GBENCH_HOME/datasets and then needs no --root
     with pytest.raises(GBenchError, match=r"run `gbench data fetch mnist` with network access"):
-        download.fetch("mnist")
-    assert download.default_data_root() == tmp_path / "home" / "datasets"
+        inventory.fetch("mnist")
+    assert paths.datasets_dir() == tmp_path / "home" / "datasets"
 
 
 def test_extract_refuses_path_traversal_and_links(tmp_path):
@@ -204,13 +204,13 @@ def test_registry_names_carry_their_hash_prefix():
 
 
 def test_gbench_home_and_asset_lookup_in_gbench_home(tmp_path, monkeypatch):
-    assert assets.gbench_home() == tmp_path / "home" and assets.assets_dir() == tmp_path / "home" / "assets"
+    assert paths.gbench_home() == tmp_path / "home" and paths.assets_dir() == tmp_path / "home" / "assets"
     monkeypatch.delenv("GBENCH_HOME")
-    assert assets.gbench_home() == Path.home() / ".cache" / "gbench"
+    assert paths.gbench_home() == Path.home() / ".cache" / "gbench"
     monkeypatch.setenv("GBENCH_HOME", str(tmp_path / "home"))
 
     asset, payload = fake_asset(monkeypatch, tmp_path, full_hash=True)
-    local = assets.assets_dir() / asset.filename
+    local = paths.assets_dir() / asset.filename
     local.parent.mkdir(parents=True)
     local.write_bytes(payload)
     assert assets.asset_path("fake") == local
@@ -237,7 +237,7 @@ def test_asset_lookup_in_torch_hub_and_wrong_prefix_rejected(tmp_path, monkeypat
         assets.asset_path("inception")
     msg = str(err.value)
     assert "weights-inception-2015-12-05-6726825d.pth" in msg and assets.ASSETS["inception"].sha256 in msg
-    assert str(assets.assets_dir()) in msg and "gbench data fetch inception" in msg and "\n" not in msg
+    assert str(paths.assets_dir()) in msg and "gbench data fetch inception" in msg and "\n" not in msg
 
 
 def test_asset_download_only_when_asked_and_online(tmp_path, monkeypatch):
@@ -248,8 +248,8 @@ def test_asset_download_only_when_asked_and_online(tmp_path, monkeypatch):
     with pytest.raises(GBenchError, match="offline .*put it in .*gbench data fetch fake"):
         assets.fetch_asset("fake")
     monkeypatch.delenv("GBENCH_OFFLINE")
-    path = download.fetch("fake")
-    assert path == assets.assets_dir() / asset.filename and path.read_bytes() == payload
+    path = inventory.fetch("fake")
+    assert path == paths.assets_dir() / asset.filename and path.read_bytes() == payload
     assert [row for row in assets.asset_status() if row[0] == "fake"] == [("fake", True, path)]
 
 

@@ -28,7 +28,7 @@ WORKER = textwrap.dedent('''
     from torch import nn
 
     from gbench import distributed as dist
-    from gbench.metrics.evaluate import evaluate_generator
+    from gbench.evaluation.evaluate import evaluate_generator
     from gbench.protocols import PROTOCOLS
 
     PROTOCOLS["{protocol}"] = dataclasses.replace(PROTOCOLS["toy-shapes32"], id="{protocol}", n_gen=1300, n_ref=1000, is_splits=5,
@@ -86,7 +86,7 @@ def worker(tmp_path, monkeypatch):
 
 
 def test_two_gloo_processes_equal_one_process(worker, tmp_path):
-    from gbench.metrics.evaluate import evaluate_generator, my_chunks
+    from gbench.evaluation.evaluate import evaluate_generator, my_chunks
 
     single = evaluate_generator(worker.make(), PROTOCOL, batch_size=128)  # also caches the reference for the workers
     single_one_chunk = evaluate_generator(worker.make(), f"{PROTOCOL}-1", batch_size=128)["metrics"]

@@ -22,10 +22,10 @@ from typer.testing import CliRunner
 from gbench import distributed as dist
 from gbench.cli import app
 from gbench.errors import GBenchError
-from gbench.metrics import evaluate
+from gbench.evaluation import evaluate
 from gbench.metrics.inception_score import inception_score_from_logits
-from gbench.metrics.sources import LEADERBOARD_COLUMNS, open_sample_folder
-from gbench.metrics.throughput import write_pngs
+from gbench.evaluation.sources import LEADERBOARD_COLUMNS, open_sample_folder
+from gbench.bench.eval_throughput import write_pngs
 from gbench.protocols import PROTOCOLS
 
 runner = CliRunner()
@@ -219,7 +219,7 @@ def test_generator_without_latent_dim_uses_z_dim_and_conditional_gets_labels(use
     assert result.exit_code == 0, result.output
     plain = json.loads(out.read_text())["results"][0]["metrics"]
     close(plain, evaluate.evaluate_generator(user_module.make(), PROTOCOL)["metrics"], rel=1e-12)
-    from gbench.metrics.sources import evaluate_source, from_callable
+    from gbench.evaluation.sources import evaluate_source, from_callable
 
     source = from_callable("user_gen:make_conditional")
     evaluate_source(source, PROTOCOL)
@@ -304,7 +304,7 @@ def test_jpeg_samples_warn_and_first_n_sorted_are_used(tmp_path, test_protocol):
 
 def dcgan_smoke_weights():
     from gbench.experiments import resolve_config
-    from gbench.train.gan import build_models
+    from gbench.models import build_models
 
     cfg = resolve_config("dcgan", "smoke")
     torch.manual_seed(1)
@@ -316,7 +316,7 @@ def dcgan_smoke_weights():
 
 def test_run_uses_the_ema_generator_of_the_newest_checkpoint(tmp_path):
     from gbench.io import atomic_write_json
-    from gbench.train.checkpoint import save_checkpoint
+    from gbench.checkpoint import save_checkpoint
 
     cfg, G, G_ema = dcgan_smoke_weights()
     run_dir = tmp_path / "runs" / "dcgan" / "smoke-test"

@@ -10,9 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from gbench.data.paired import IGNORE, SegmentationSet, load_segmentation_set, prepare_cityscapes
+from gbench.data.cityscapes import IGNORE, prepare_cityscapes
+from gbench.data.paired import SegmentationSet, load_segmentation_set
 from gbench.errors import GBenchError
-from gbench.metrics import fcn
+from gbench.evaluation import fcn
+from gbench.train.segmenter import train_segmenter
 from gbench.protocols import PROTOCOLS, get_protocol
 
 
@@ -152,7 +154,7 @@ def test_train_segmenter_at_tiny_size_and_score_with_its_checkpoint(tmp_path, mo
     _cityscapes_fixture(root, {"train": 4, "val": 2})
     prepare_cityscapes(root, size=32)
     lines = []
-    path = fcn.train_segmenter("cityscapes", epochs=2, batch_size=2, width=4, fc_width=8, work_size=32, device="cpu", log=lines.append)
+    path = train_segmenter("cityscapes", epochs=2, batch_size=2, width=4, fc_width=8, work_size=32, device="cpu", log=lines.append)
     assert path == tmp_path / "home" / "assets" / fcn.CITYSCAPES_CHECKPOINT and path.exists()
     assert any("ground-truth row on val" in line for line in lines)
     blob = torch.load(path, weights_only=True)

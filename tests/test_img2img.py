@@ -12,13 +12,14 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gbench.data import load_dataset
-from gbench.data.paired import (CITYSCAPES_LABELS, label_ids_to_train_ids, load_domain, load_paired, load_segmentation_set,
-                                load_unpaired, prepare_cityscapes, render_toyscapes)
+from gbench.data.cityscapes import CITYSCAPES_LABELS, label_ids_to_train_ids, prepare_cityscapes
+from gbench.data.paired import load_domain, load_paired, load_segmentation_set, load_unpaired
+from gbench.data.toyscapes import render_toyscapes
 from gbench.errors import GBenchError
 from gbench.experiments import resolve_config
 from gbench.train import img2img
 from gbench.train.gan import StepLog
-from gbench.train.run import train_and_evaluate
+from gbench.runs import train_and_evaluate
 
 TINY_PAIRED = ["data.size=8", "data.resolution=32", "data.load_size=36", "model.g_kwargs.num_downs=5", "model.g_kwargs.g_channels=4",
                "model.d_kwargs.d_channels=4", "train.batch_size_d=2", "train.batch_size_g=2", "train.epochs_constant=1",
@@ -272,7 +273,7 @@ def test_interrupted_cyclegan_run_resumes_to_identical_results(tmp_path):
     resumed = train_and_evaluate(cfg, task="unpaired", out=tmp_path / "b", device="cpu")
     a, b = _final(full), _final(resumed)
     assert a["metrics"] == b["metrics"] and a["fingerprint"] == b["fingerprint"]
-    from gbench.train.checkpoint import load_latest_checkpoint
+    from gbench.checkpoint import load_latest_checkpoint
 
     sa, sb = (load_latest_checkpoint(d)[0]["trainer"] for d in (full, resumed))
     assert all(torch.equal(sa["G"][k], sb["G"][k]) for k in sa["G"]) and torch.equal(sa["pool_y"]["images"], sb["pool_y"]["images"])
@@ -310,18 +311,18 @@ def test_translation_protocol_must_fit_the_model():
 def test_fetch_explains_manual_steps_and_checks_hand_downloaded_archives(tmp_path, monkeypatch):
     import tarfile
 
-    from gbench.data import download
+    from gbench import inventory
 
     monkeypatch.setenv("GBENCH_OFFLINE", "1")
     with pytest.raises(GBenchError, match=r"login.*gtFine_trainvaltest\.zip.*leftImg8bit_trainvaltest\.zip.*gbench data prepare cityscapes --root"):
-        download.fetch("cityscapes", tmp_path)
+        inventory.fetch("cityscapes", tmp_path)
     with pytest.raises(GBenchError, match=r"no published checksum.*facades\.tar\.gz.*by hand"):
-        download.fetch("facades", tmp_path)
+        inventory.fetch("facades", tmp_path)
     with pytest.raises(GBenchError, match=r"offline.*horse2zebra\.zip \(sha256 a74d9d39"):
-        download.fetch("horse2zebra", tmp_path)
+        inventory.fetch("horse2zebra", tmp_path)
     staging = tmp_path / "staging" / "facades" / "train"
     _save(staging / "1.jpg", np.zeros((4, 8, 3), np.uint8))
     with tarfile.open(tmp_path / "facades.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "staging" / "facades", arcname="facades")
     with pytest.raises(GBenchError, match=r"extracted to \{'train': 1, 'val': 0, 'test': 0\}"):
-        download.fetch("facades", tmp_path)
+        inventory.fetch("facades", tmp_path)

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from gbench import assets
 from gbench.cli import app
 from gbench.data.download import file_digests
-from gbench.metrics.features import build_extractor
-from gbench.metrics.throughput import write_random_inception
+from gbench.evaluation.features import build_extractor
+from gbench.bench.eval_throughput import write_random_inception
 from gbench.protocols import PROTOCOLS
 
 runner = CliRunner()

@@ -37,7 +37,7 @@ def test_committed_boards_validate_and_name_their_sources():
 
 
 def test_columns_match_gbench_eval_leaderboard_lines():
-    from gbench.metrics.sources import LEADERBOARD_COLUMNS
+    from gbench.evaluation.sources import LEADERBOARD_COLUMNS
 
     assert lb.COLUMNS == LEADERBOARD_COLUMNS
 

@@ -14,7 +14,7 @@ from gbench.cli import app
 from gbench.experiments import resolve_config
 from gbench.report.run_report import render_run_report
 from gbench.report.table_report import render_table_report
-from gbench.train.run import run_dir_for
+from gbench.runs import run_dir_for
 
 
 def fake_final(step, fid, fingerprint="toy-shapes32@abcdef12", is_mean=2.0):
@@ -25,7 +25,7 @@ def fake_final(step, fid, fingerprint="toy-shapes32@abcdef12", is_mean=2.0):
 
 
 def fake_run(out, cfg, fids, fingerprint="toy-shapes32@abcdef12", grids=(50, 100)):
-    """A finished run directory as gbench/train/run.py writes it (no training)."""
+    """A finished run directory as gbench/runs.py writes it (no training)."""
     run_dir = run_dir_for(cfg, out)
     (run_dir / "samples").mkdir(parents=True)
     (run_dir / "config.json").write_text(json.dumps({

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from gbench.experiments import resolve_config
-from gbench.train.checkpoint import checkpoint_paths, load_latest_checkpoint, save_checkpoint
-from gbench.train.run import run_dir_for, train_and_evaluate
+from gbench.checkpoint import checkpoint_paths, load_latest_checkpoint, save_checkpoint
+from gbench.runs import run_dir_for, train_and_evaluate
 
 TINY = ["data.size=512", "model.g_kwargs.g_channels=8", "model.d_kwargs.d_channels=8", "train.batch_size_d=32",
         "train.batch_size_g=32", "train.log_every=2", "train.sample_every=0"]

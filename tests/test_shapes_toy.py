@@ -4,9 +4,9 @@ import torch
 
 from gbench.data import load_dataset
 from gbench.data.shapes import CLASS_NAMES, load_shapes32, render
-from gbench.metrics.evaluate import evaluate_batches
-from gbench.metrics.features import build_extractor
-from gbench.metrics.toy_classifier import accuracy, load_toy_classifier
+from gbench.evaluation.evaluate import evaluate_batches
+from gbench.evaluation.features import build_extractor
+from gbench.evaluation.toy_classifier import accuracy, load_toy_classifier
 from gbench.protocols import get_protocol
 
 

@@ -17,15 +17,18 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 import reference_models
 from gbench.config import apply_overrides
+from gbench import inventory
 from gbench.data import download
 from gbench.data.sr import PackedImages, downscale_uint8, load_benchmark_set, load_sr_training_images, procedural_hr_images
 from gbench.errors import GBenchError
-from gbench.experiments import get_experiment, resolve_config, run_experiment
+from gbench.experiments import get_experiment, resolve_config
+from gbench.runs import run_experiment
 from gbench.metrics import rgb_to_y
-from gbench.metrics.sr import evaluate_bicubic, evaluate_sr_model, load_sr_model, sr_image_metrics, sr_results_markdown
+from gbench.evaluation.sr import evaluate_bicubic, evaluate_sr_model, load_sr_model, sr_image_metrics, sr_results_markdown
 from gbench.train.gan import StepLog
-from gbench.train.run import run_dir_for
-from gbench.train.sr import VGG54_SCALE, SRTrainer, VGG54Loss, trained_sr_model
+from gbench.runs import run_dir_for
+from gbench.evaluation.sr import trained_sr_model
+from gbench.train.sr import VGG54_SCALE, SRTrainer, VGG54Loss
 from reference_models.srgan import UnitRangeSR
 
 TINY_G = {"model.g_kwargs.g_channels": 8, "model.g_kwargs.n_blocks": 1}
@@ -185,11 +188,11 @@ def test_catalogue_fetches_and_extracts_the_benchmark_archive(tmp_path, monkeypa
     remote = dataclasses.replace(info.remotes[0], urls=(archive.as_uri(),), md5=md5)
     monkeypatch.setitem(download.DATASETS, "sr-benchmark", dataclasses.replace(info, remotes=(remote,)))
     monkeypatch.delenv("GBENCH_OFFLINE", raising=False)
-    folder = download.fetch("sr-benchmark", tmp_path / "data")
+    folder = inventory.fetch("sr-benchmark", tmp_path / "data")
     assert folder == tmp_path / "data" / "benchmark" and len(load_benchmark_set(tmp_path / "data", "Set14")) == 1
     monkeypatch.setenv("GBENCH_OFFLINE", "1")
     with pytest.raises(GBenchError, match="DIV2K_train_HR.zip"):
-        download.fetch("div2k", tmp_path / "data")
+        inventory.fetch("div2k", tmp_path / "data")
 
 
 # ----------------------------------------------------------------------------- losses and the trainer

@@ -11,7 +11,7 @@ from gbench import tables
 from gbench.errors import GBenchError
 from gbench.leaderboard import load_published
 from gbench.train.gan import GANTrainer
-from gbench.train.run import train_and_evaluate
+from gbench.runs import train_and_evaluate
 
 # tiny dcgan cells: a few steps each (the reproduce machinery is under test, not the model)
 TINY = ("train.steps=4", "train.checkpoint_every=2", "train.log_every=2", "train.sample_every=4", "eval.at_start=false",
@@ -72,15 +72,15 @@ def test_leaderboard_tables_and_plain_data_formats():
         {"label": "L1", "experiment": "dcgan", "overrides": {"train.lr_g": 1e-3}, "paper": {"pixel_acc": 0.42}},
         {"label": "GT", "experiment": "dcgan", "overrides": {}, "metrics": {"pixel_acc": "gt_pixel_acc"}, "paper": None},
         {"label": "CoGAN", "experiment": None, "overrides": {}, "paper": {"pixel_acc": 0.40}})}
-    rows, columns, cells = tables._adapt_rows(rows_spec)
+    rows, columns, cells = tables.specs._adapt_rows(rows_spec)
     assert rows == ("L1", "GT", "CoGAN") and cells[0].overrides == (("train.lr_g", 1e-3),) and cells[1].metric == "gt_pixel_acc"
     assert cells[1].paper is None and cells[2].unavailable.startswith("published only")
     cells_spec = {"protocol": "sr-x4-y", "rows": ("bicubic",), "columns": ("Set5 PSNR",), "cells": (
         {"row": "bicubic", "column": "Set5 PSNR", "experiment": None, "baseline": "bicubic", "overrides": {}, "metric": "psnr_y/Set5",
          "paper": 28.43},)}
-    _, _, (cell,) = tables._adapt_cells(cells_spec)
+    _, _, (cell,) = tables.specs._adapt_cells(cells_spec)
     assert cell.baseline == "bicubic" and cell.paper_protocol == "sr-x4-y" and not cell.unavailable
-    missing = tables._imported("no_such_recipe_module", "x")
+    missing = tables.specs._imported("no_such_recipe_module", "x")
     assert "could not be imported" in missing.unavailable and not missing.cells
 
 
@@ -135,7 +135,7 @@ def test_reproduce_skips_finished_cells_and_resumes_interrupted_ones(tmp_path, m
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished cell was trained again")
 
-    monkeypatch.setattr("gbench.experiments.run_experiment", must_not_train)
+    monkeypatch.setattr("gbench.runs.run_experiment", must_not_train)
     console = Console(record=True, width=200)
     _, again, failed = tables.reproduce("test-tiny", preset="smoke", out=out, extra=TINY, device="cpu", console=console)
     assert not failed and console.export_text().count("(finished)") == 2 and [m.mean for m in again] == first
@@ -143,6 +143,6 @@ def test_reproduce_skips_finished_cells_and_resumes_interrupted_ones(tmp_path, m
 
 def test_dependency_waves_and_worker_devices(tmp_path):
     a, b = tables.Job(None, tmp_path / "a", "new"), tables.Job(None, tmp_path / "b", "new", depends=[tmp_path / "a"])
-    assert tables._waves([b, a]) == [[a], [b]]
+    assert tables.runner._waves([b, a]) == [[a], [b]]
     devices, threads = tables.worker_devices(2, "cpu")
     assert devices == ["cpu", "cpu"] and threads >= 1

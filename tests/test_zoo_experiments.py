@@ -10,13 +10,15 @@ import torch
 
 import gbench.augment
 from gbench.errors import GBenchError
-from gbench.experiments import experiments, resolve_config, run_experiment
+from gbench.experiments import experiments, resolve_config
+from gbench.runs import run_experiment
 from gbench.inspect import parameter_counts
-from gbench.metrics.conditional import evaluate_conditional, intra_class_fid
+from gbench.evaluation.conditional import evaluate_conditional, intra_class_fid
 from gbench.sample import generate_samples, load_generator, sample
 from gbench.sampling import sample_latent
-from gbench.train.checkpoint import load_latest_checkpoint
-from gbench.train.gan import GANTrainer, StepLog, build_models
+from gbench.checkpoint import load_latest_checkpoint
+from gbench.models import build_models
+from gbench.train.gan import GANTrainer, StepLog
 from rich.console import Console
 
 # (G, D) trainable parameters of each paper config: shared/reference/models.md (the targets to 0.5%).

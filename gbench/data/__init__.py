@@ -12,12 +12,7 @@ from pathlib import Path
 
 from gbench.data.base import ImageSet
 from gbench.errors import GBenchError
-
-
-def default_root() -> Path:
-    from gbench.assets import gbench_home
-
-    return gbench_home() / "datasets"
+from gbench.paths import datasets_dir
 
 
 def _shapes32(root, split, resolution, size):
@@ -75,7 +70,7 @@ def load_dataset(name: str, split: str = "train", *, root: str | Path = "", reso
     if name not in LOADERS:
         hint = difflib.get_close_matches(name, LOADERS, n=1)
         raise GBenchError(f"unknown dataset {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(LOADERS)}"))
-    data = LOADERS[name](Path(root) if root else default_root(), split, resolution, size)
+    data = LOADERS[name](Path(root) if root else datasets_dir(), split, resolution, size)
     if resolution and data.resolution != resolution:
         raise GBenchError(f"dataset {name} has {data.resolution}x{data.resolution} images, the config asks for {resolution}")
     return data

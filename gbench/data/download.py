@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gbench.errors import GBenchError
+from gbench.paths import cache_dir, datasets_dir
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60
@@ -50,15 +51,9 @@ def is_offline() -> bool:
     return os.environ.get("GBENCH_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def default_data_root() -> Path:
-    from gbench.assets import gbench_home  # assets imports this module; import lazily to avoid a cycle
-
-    return gbench_home() / "datasets"
-
-
 def fetch_command(name: str, root: Path | str | None = None) -> str:
     """The CLI line that fetches `name` (with `--root` only when it is not the default)."""
-    if root is None or Path(root).expanduser().resolve() == default_data_root().expanduser().resolve():
+    if root is None or Path(root).expanduser().resolve() == datasets_dir().expanduser().resolve():
         return f"gbench data fetch {name}"
     return f"gbench data fetch {name} --root {root}"
 
@@ -112,9 +107,7 @@ def verify(path: Path | str, *, md5: str | None = None, sha256: str | None = Non
 
 
 def _hash_cache_path() -> Path:
-    from gbench.assets import gbench_home
-
-    return gbench_home() / "cache" / "sha256.json"
+    return cache_dir() / "sha256.json"
 
 
 def _read_hash_cache() -> dict:
@@ -450,7 +443,7 @@ DATASETS: dict[str, DatasetInfo] = {
                  RemoteFile("leftImg8bit_trainvaltest.zip", ("https://www.cityscapes-dataset.com/downloads/",))),
         used_by="pix2pix-cityscapes, cyclegan-cityscapes (cityscapes-fcn protocols), gbench train-segmenter cityscapes",
         manual="login required at https://www.cityscapes-dataset.com; `gbench data fetch cityscapes` prints the steps",
-        module="paired",
+        module="cityscapes",
     ),
 }
 
@@ -462,7 +455,7 @@ def dataset_info(name: str) -> DatasetInfo:
 
 
 def resolve_root(root: Path | str | None) -> Path:
-    return default_data_root() if root is None else Path(root).expanduser()
+    return datasets_dir() if root is None else Path(root).expanduser()
 
 
 def dataset_status(root: Path | str | None = None) -> list[tuple[str, bool, Path]]:
@@ -470,27 +463,6 @@ def dataset_status(root: Path | str | None = None) -> list[tuple[str, bool, Path
     (a quick check without hashing; archives were verified when they were fetched)."""
     root = resolve_root(root)
     return [(info.name, all((root / rel).exists() for rel in info.expected), root / info.folder) for info in DATASETS.values()]
-
-
-def _megabytes(size: int | None) -> str:
-    return "" if not size else f"{size / 1e6:,.0f} MB"
-
-
-def data_inventory(root: Path | str | None = None) -> list[dict]:
-    """`gbench data list`: every catalogued dataset and asset with present/missing, its path, download size
-    and the command that fetches it (existence checks only, no hashing)."""
-    from gbench.assets import ASSETS, asset_status
-
-    rows = [{"kind": "dataset", "name": "shapes32", "present": True, "path": "procedural (generated in memory)", "size": "", "fetch": ""}]
-    for name, present, folder in dataset_status(root):
-        info = DATASETS[name]
-        size = _megabytes(sum(r.size or 0 for r in info.remotes))
-        how = fetch_command(name, None if root is None else resolve_root(root)) + (f" (or by hand: {info.manual})" if info.manual else "")
-        rows.append({"kind": "dataset", "name": name, "present": present, "path": folder, "size": size, "fetch": "" if present else how})
-    for name, present, path in asset_status():
-        rows.append({"kind": "weights", "name": name, "present": present, "path": path, "size": _megabytes(ASSETS[name].size),
-                     "fetch": "" if present else fetch_command(name)})
-    return rows
 
 
 def require_files(name: str, root: Path, relative_paths) -> None:
@@ -511,14 +483,3 @@ def fetch_dataset(name: str, root: Path | str | None = None) -> Path:
     info = dataset_info(name)
     module = importlib.import_module(f"gbench.data.{info.module or name}")
     return getattr(module, f"fetch_{name.replace('-', '_')}")(resolve_root(root))
-
-
-def fetch(name: str, root: Path | str | None = None) -> Path:
-    """`gbench data fetch NAME`: a dataset (into `root`) or an asset such as `inception` (into $GBENCH_HOME/assets)."""
-    from gbench.assets import ASSETS, fetch_asset
-
-    if name in ASSETS:
-        return fetch_asset(name)
-    if name in DATASETS:
-        return fetch_dataset(name, root)
-    raise GBenchError(f"unknown dataset or asset {name!r}; known: {', '.join([*DATASETS, *ASSETS])}")

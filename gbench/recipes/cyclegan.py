@@ -15,7 +15,7 @@ Presets: `quick` trains 10 + 10 epochs under the same protocol; `smoke` trains R
 with 2 blocks and PatchGANs of width 8 on toyscapes (64x64, load 72, batch 2) for 200 steps (1 + 1 epochs)
 under `toyscapes-fcn` (a toy segmenter; not comparable to any paper), offline, on a CPU.
 
-Deviations (beyond those of gbench/train/img2img.py and gbench/metrics/fcn.py):
+Deviations (beyond those of gbench/train/img2img.py and gbench/evaluation/fcn.py):
 - cityscapes: load size 143 for the 128 crops (286/256 scaled; the paper gives no load size for 128x128), and
   the identity term is on as in the repository's defaults (the paper describes it for paintings <-> photos).
 - cityscapes-fcn-128 uses gbench's own FCN-8s unless the authors' network is plugged in (`eval.segmenter`).

@@ -15,7 +15,7 @@ Presets: `quick` trains 10 + 10 epochs under the same protocol; `smoke` trains a
 16) and PatchGAN (width 16) on the procedural toyscapes set (64x64, load 72, batch 4) for 500 steps (3 + 2
 epochs) and scores it under `toyscapes-fcn` (a toy segmenter; not comparable to any paper), offline, on a CPU.
 
-Deviations (beyond those of gbench/train/img2img.py and gbench/metrics/fcn.py):
+Deviations (beyond those of gbench/train/img2img.py and gbench/evaluation/fcn.py):
 - cityscapes-fcn uses gbench's own FCN-8s unless the authors' Caffe network is plugged in
   (`--set eval.segmenter=...`), so its scores are read relative to the ground-truth row, not to the paper.
 - facades / maps: FID/KID instead of the paper's AMT studies and (maps) pixel accuracy.

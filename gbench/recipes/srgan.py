@@ -1,7 +1,7 @@
 """SRResNet and SRGAN x4 experiments (Ledig et al., CVPR 2017) and the paper's Table 2 as plain data.
 
 There is no official code; the recipe is the paper's (shared/reference/models.md section 8), run by
-gbench/train/sr.py and scored under the `sr-x4-y` protocol (gbench/metrics/sr.py), bicubic always beside.
+gbench/train/sr.py and scored under the `sr-x4-y` protocol (gbench/evaluation/sr.py), bicubic always beside.
 
 - `srresnet-x4`: SRResNet, pixel MSE, Adam(1e-4, beta1 0.9), 10^6 updates of 16 random 96x96 HR crops.
 - `srgan-x4`: G initialised from the `srresnet-x4` run of the same preset (`train.init_from`, by default that
@@ -46,7 +46,7 @@ SMOKE_LOOP = {"train.checkpoint_every": 100, "train.sample_every": 100, "train.l
 
 
 def default_run_dir(cfg: RunConfig) -> str:
-    """Where `gbench run` writes `cfg` with the default --out runs (= gbench.train.run.run_dir_for(cfg, "runs"))."""
+    """Where `gbench run` writes `cfg` with the default --out runs (= gbench.runs.run_dir_for(cfg, "runs"))."""
     return f"runs/{cfg.experiment}/{cfg.preset}-{cfg.hash()[:8]}"
 
 

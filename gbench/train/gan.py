@@ -22,32 +22,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import reference_models
 from gbench import losses
 from gbench.config import RunConfig
 from gbench.errors import GBenchError
-from gbench.sampling import generate, sample_labels, sample_latent
+from gbench.models import build_models
+from gbench.sampling import generate, sample_grid, sample_labels, sample_latent
 from gbench.train.ema import EMA
 from gbench.train.sampler import EpochSampler, real_batch
 
 GRID_SEED = 20_240_601  # fixed z of the sample grids
 GRID_SIZE = 64
-
-
-def build_models(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
-    """G and D of the experiment, with the training switches that live in the model (TransGAN)."""
-    g_kwargs = dict(cfg.model.g_kwargs)
-    if cfg.train.local_init:
-        g_kwargs["local_init"] = cfg.train.local_init
-    if cfg.train.co_train_sr:
-        g_kwargs["co_train_sr"] = True
-    try:
-        G = reference_models.build_generator(cfg.model.generator, **g_kwargs)
-        D = reference_models.build_discriminator(cfg.model.discriminator, **cfg.model.d_kwargs)
-    except (KeyError, TypeError, ValueError) as exc:
-        msg = exc.args[0] if exc.args else str(exc)
-        raise GBenchError(f"cannot build the models of {cfg.experiment}: {msg}") from None
-    return G, D
 
 
 def make_augment(cfg: RunConfig) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -108,7 +92,7 @@ class StepLog:
 
 
 class GANTrainer:
-    """Trainer of task "gan". The run loop (gbench/train/run.py) needs from every trainer: `step`,
+    """Trainer of task "gan". The run loop (gbench/runs.py) needs from every trainer: `step`,
     `train_step(log)`, `state_dict()`/`load_state_dict()`, `evaluate(step)`, `save_samples(path)`,
     `learning_rates()`, `data_epoch`, `images_per_step` and `generator_label`."""
 
@@ -192,12 +176,11 @@ class GANTrainer:
         return {"lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"]}
 
     def evaluate(self, step: int) -> dict:
-        from gbench.metrics.evaluate import evaluate_generator
+        from gbench.evaluation.evaluate import evaluate_generator
 
         return evaluate_generator(self.eval_generator, self.cfg.eval.protocol, device=self.device, batch_size=self.cfg.eval.batch_size)
 
     def save_samples(self, path) -> None:
-        from gbench.report.grid import sample_grid
 
         sample_grid(self.eval_generator, path, n=GRID_SIZE, seed=GRID_SEED, device=self.device)
 

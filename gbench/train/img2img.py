@@ -26,7 +26,7 @@ y drawn uniformly per position from a generator seeded by (seed, epoch), so resu
 Evaluation and sample grids run the generator as the official test.py does without --eval: in train mode
 (batch statistics, dropout on), so pix2pix recipes evaluate one image per batch as the official test did.
 Buffers (BN running statistics) are restored afterwards and the RNG is forked, so evaluating never changes
-training. Protocols: FCN-score protocols (`gbench.metrics.fcn`), or protocols with a `source_split`, whose
+training. Protocols: FCN-score protocols (`gbench.evaluation.fcn`), or protocols with a `source_split`, whose
 images are translated and scored by `evaluate_batches` (FID/KID against the reference split).
 
 Deviations:
@@ -52,7 +52,7 @@ from torch import nn
 import reference_models
 from gbench.config import RunConfig
 from gbench.errors import GBenchError
-from gbench.sampling import to_uint8
+from gbench.sampling import grid_image, to_uint8
 from gbench.train.gan import StepLog, learning_rate
 from gbench.train.sampler import EpochSampler
 
@@ -257,12 +257,12 @@ class _TranslationTrainer:
         with test_mode(self.G):
             translate = self._translate(self.G)
             if protocol.segmentation_classes:
-                from gbench.metrics.fcn import evaluate_fcn
+                from gbench.evaluation.fcn import evaluate_fcn
 
                 return evaluate_fcn(translate, protocol.id, device=self.device, batch_size=cfg.eval.batch_size, segmenter=cfg.eval.segmenter)
             if protocol.source_split:
                 from gbench.data.paired import load_domain
-                from gbench.metrics.evaluate import evaluate_batches
+                from gbench.evaluation.evaluate import evaluate_batches
 
                 source = load_domain(protocol.reference, protocol.source_split, resolution=protocol.resolution).images
                 devices = [self.device.index or 0] if self.device.type == "cuda" else []
@@ -276,7 +276,6 @@ class _TranslationTrainer:
     def _grid(self, rows: list[list[torch.Tensor]], path) -> None:
         from pathlib import Path
 
-        from gbench.report.grid import grid_image
 
         columns = len(rows[0])
         tiles = torch.stack([to_uint8(t) for row in rows for t in row]).cpu()

@@ -15,8 +15,8 @@ VGG19 weights are torchvision's (`gbench data fetch vgg19`, prefix-checked by gb
 mean/std normalisation is applied to [0, 1] images before the VGG. `content_loss="vgg54-random"` builds the same
 network with fixed random weights (seed 0): a code-path check for smoke runs, not a perceptual loss.
 
-`trained_sr_model(run_dir)` (or a checkpoint + experiment) gives the evaluation view of a trained G for
-`gbench eval --protocol sr-x4-y --run DIR` (gbench/metrics/sr.py scores it).
+`gbench.evaluation.sr.trained_sr_model(run_dir)` (or a checkpoint + experiment) gives the evaluation view of a trained G for
+`gbench eval --protocol sr-x4-y --run DIR` (gbench/evaluation/sr.py scores it).
 
 Deviations / choices where the paper is silent:
 - losses are batch means (the paper writes sums over the batch: a constant factor absorbed by the LR);
@@ -39,8 +39,8 @@ from gbench import losses
 from gbench.assets import asset_path
 from gbench.config import RunConfig
 from gbench.data.sr import downscale_uint8, load_sr_training_images
+from gbench.checkpoint import load_generator_state
 from gbench.errors import GBenchError
-from gbench.io import sha256_state_dict
 from gbench.train.gan import StepLog
 from gbench.train.sampler import EpochSampler
 
@@ -103,70 +103,8 @@ def build_content_loss(name: str) -> nn.Module | None:
     return VGG54Loss("imagenet" if name == "vgg54" else "random")
 
 
-INIT_HINT = ("train the SRResNet first (`gbench run srresnet-x4 --preset <same preset>`) or point "
-             "train.init_from at its run dir or a checkpoint file")
-
-
-def load_generator_state(spec: str | Path, what: str = "train.init_from", hint: str = INIT_HINT) -> tuple[dict, dict]:
-    """(G state_dict, provenance) from a run dir (its latest checkpoint), a gbench checkpoint file, a file
-    holding {"G": ...} or a plain generator state_dict. Errors start with `what` and end with `hint`."""
-    from gbench.train.checkpoint import load_latest_checkpoint
-
-    path = Path(spec).expanduser()
-    if not path.exists():
-        raise GBenchError(f"{what}: {path} does not exist; {hint}")
-    if path.is_dir():
-        state, ckpt = load_latest_checkpoint(path)
-        if state is None:
-            raise GBenchError(f"{what}: no readable checkpoint in {path / 'checkpoints'}; {hint}")
-    else:
-        try:
-            state, ckpt = torch.load(path, map_location="cpu", weights_only=True), path
-        except Exception as exc:
-            raise GBenchError(f"{what}: cannot read {path} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
-    step = None
-    if isinstance(state, dict) and "trainer" in state:
-        step, state = state["trainer"].get("step"), state["trainer"]
-    if isinstance(state, dict) and "G" in state:
-        state = state["G"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise GBenchError(f"{what}: {ckpt} holds no generator state_dict")
-    return state, {"path": str(ckpt), "step": step, "sha256": sha256_state_dict(state)}
-
-
-def trained_sr_model(run_dir: str | Path | None = None, *, checkpoint: str | Path | None = None, experiment: str | None = None,
-                     preset: str = "paper", overrides: list[str] | None = None, device="cpu") -> tuple[nn.Module, dict]:
-    """(UnitRangeSR view, details) of a trained SR generator, for `gbench eval --protocol sr-x4-y --run DIR` or
-    `--checkpoint F --experiment E [--preset P --set k=v]`: LR [0, 1] -> HR [0, 1], in eval mode, on `device`."""
-    import json
-
-    from gbench.config import config_from_dict
-    from gbench.experiments import resolve_config
-    from reference_models.srgan import UnitRangeSR
-
-    if run_dir is not None:
-        config_file = Path(run_dir) / "config.json"
-        if not config_file.is_file():
-            raise GBenchError(f"{run_dir} is not a run directory (no config.json)")
-        cfg, source = config_from_dict(json.loads(config_file.read_text())["config"]), run_dir
-    elif checkpoint is not None and experiment:
-        cfg, source = resolve_config(experiment, preset, list(overrides or [])), checkpoint
-    else:
-        raise GBenchError("give a run directory, or a checkpoint with its experiment")
-    state, info = load_generator_state(source, what="SR generator", hint="give a run directory or a checkpoint file")
-    G = reference_models.build_generator(cfg.model.generator, **cfg.model.g_kwargs)
-    if getattr(G, "task", "") != "super_resolution":
-        raise GBenchError(f"{cfg.experiment} is not a super-resolution experiment")
-    try:
-        G.load_state_dict(state)
-    except RuntimeError as exc:
-        raise GBenchError(f"{info['path']} does not fit the generator of {cfg.experiment} ({cfg.preset} preset): "
-                          f"{str(exc).splitlines()[0]}") from None
-    return UnitRangeSR(G).to(device).eval(), {**info, "experiment": cfg.experiment, "preset": cfg.preset, "config_hash": cfg.hash()}
-
-
 class SRTrainer:
-    """Trainer of task "sr" (the interface of gbench/train/run.py; see GANTrainer)."""
+    """Trainer of task "sr" (the interface of gbench/runs.py; see GANTrainer)."""
 
     def __init__(self, cfg: RunConfig, device: torch.device, rank: int = 0, world_size: int = 1):
         t = cfg.train
@@ -320,7 +258,7 @@ class SRTrainer:
         return UnitRangeSR(self.G)
 
     def evaluate(self, step: int) -> dict:
-        from gbench.metrics.sr import evaluate_sr_model
+        from gbench.evaluation.sr import evaluate_sr_model
 
         self._ensure_init()
         result = evaluate_sr_model(self.eval_model(), self.cfg.eval.protocol, root=self.cfg.data.root, device=self.device,
@@ -331,8 +269,8 @@ class SRTrainer:
 
     def save_samples(self, path) -> None:
         """Rows of [LR (nearest x scale) | bicubic | SR | HR] for a centre crop of each of the first 4 test images."""
-        from gbench.metrics.sr import bicubic_upscaler, load_test_sets, sr_protocol, upscale_image
-        from gbench.report.grid import grid_image
+        from gbench.evaluation.sr import bicubic_upscaler, load_test_sets, sr_protocol, upscale_image
+        from gbench.sampling import grid_image
 
         self._ensure_init()
         if self._test_sets is None:

@@ -19,7 +19,7 @@ Memory stays flat in n: FID statistics are float64 sums (D + D² numbers); only 
 kept: float32 logits (n x K) and float32 features (n x D), written in place into buffers sized once, so
 nothing is concatenated or copied at the end. At 50k Inception samples that is 200 MB + 410 MB. The
 reference's KID rows are read back from the cache only when KID is scored (after IS has released the
-logits), and IS is scored in blocks of rows. Reference statistics are cached (gbench/metrics/cache.py).
+logits), and IS is scored in blocks of rows. Reference statistics are cached (gbench/evaluation/cache.py).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from torch import nn
 
 from gbench import distributed as dist
 from gbench.errors import GBenchError
-from gbench.metrics.cache import cache_key, cache_path, load_cached, save_cached
-from gbench.metrics.features import Extractor, build_extractor
+from gbench.evaluation.cache import cache_key, cache_path, load_cached, save_cached
+from gbench.evaluation.features import Extractor, build_extractor
 from gbench.metrics.fid import fid_from_stats
 from gbench.metrics.inception_score import ISC_SHUFFLE_SEED
 from gbench.metrics.kid import kid_from_features
@@ -237,9 +237,10 @@ def load_reference(protocol: Protocol, extractor: Extractor, batch_size: int = 2
     the KID rows, so an evaluation reads the rows (410 MB at 50k Inception rows) only when it scores KID.
     The data checksum is remembered per process, so repeated evaluations (training) load the dataset once.
     """
-    from gbench.data import default_root, load_dataset
+    from gbench.data import load_dataset
+    from gbench.paths import datasets_dir
 
-    spec = f"{protocol.reference}|{protocol.reference_split}|{protocol.resolution}|{protocol.n_ref}|{default_root()}"
+    spec = f"{protocol.reference}|{protocol.reference_split}|{protocol.resolution}|{protocol.n_ref}|{datasets_dir()}"
     needs_rows = "kid" in protocol.metrics
 
     def dataset():

@@ -35,6 +35,8 @@ import torch
 from torch import nn
 
 from gbench.data.sr import SRTestSet, bicubic_resize, load_benchmark_set, load_folder_test_set, load_skimage_set
+import reference_models
+from gbench.checkpoint import load_generator_state
 from gbench.errors import GBenchError
 from gbench.metrics.image_quality import psnr, ssim
 from gbench.protocols import Protocol, fingerprint, get_protocol
@@ -293,9 +295,38 @@ def run_sr_eval(protocol_id: str, *, baseline: str | None = None, run: str | Pat
         return evaluate_bicubic(protocol_id, root=root)
     if generator:
         return evaluate_sr_model(load_sr_model(generator, device), protocol_id, root=root, device=device, label=generator)
-    from gbench.train.sr import trained_sr_model
-
     if checkpoint and not experiment:
         raise GBenchError("--checkpoint needs --experiment (which SR experiment the weights belong to)")
     model, details = trained_sr_model(run, checkpoint=checkpoint, experiment=experiment, preset=preset, overrides=overrides, device=device)
     return evaluate_sr_model(model, protocol_id, root=root, device=device, label=str(run or checkpoint))
+
+
+def trained_sr_model(run_dir: str | Path | None = None, *, checkpoint: str | Path | None = None, experiment: str | None = None,
+                     preset: str = "paper", overrides: list[str] | None = None, device="cpu") -> tuple[nn.Module, dict]:
+    """(UnitRangeSR view, details) of a trained SR generator, for `gbench eval --protocol sr-x4-y --run DIR` or
+    `--checkpoint F --experiment E [--preset P --set k=v]`: LR [0, 1] -> HR [0, 1], in eval mode, on `device`."""
+    import json
+
+    from gbench.config import config_from_dict
+    from gbench.experiments import resolve_config
+    from reference_models.srgan import UnitRangeSR
+
+    if run_dir is not None:
+        config_file = Path(run_dir) / "config.json"
+        if not config_file.is_file():
+            raise GBenchError(f"{run_dir} is not a run directory (no config.json)")
+        cfg, source = config_from_dict(json.loads(config_file.read_text())["config"]), run_dir
+    elif checkpoint is not None and experiment:
+        cfg, source = resolve_config(experiment, preset, list(overrides or [])), checkpoint
+    else:
+        raise GBenchError("give a run directory, or a checkpoint with its experiment")
+    state, info = load_generator_state(source, what="SR generator", hint="give a run directory or a checkpoint file")
+    G = reference_models.build_generator(cfg.model.generator, **cfg.model.g_kwargs)
+    if getattr(G, "task", "") != "super_resolution":
+        raise GBenchError(f"{cfg.experiment} is not a super-resolution experiment")
+    try:
+        G.load_state_dict(state)
+    except RuntimeError as exc:
+        raise GBenchError(f"{info['path']} does not fit the generator of {cfg.experiment} ({cfg.preset} preset): "
+                          f"{str(exc).splitlines()[0]}") from None
+    return UnitRangeSR(G).to(device).eval(), {**info, "experiment": cfg.experiment, "preset": cfg.preset, "config_hash": cfg.hash()}

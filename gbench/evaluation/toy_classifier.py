@@ -67,7 +67,7 @@ def load_toy_classifier(assets_dir) -> tuple[ToyClassifier, str]:
     """Load (training and caching on first use) the classifier; returns (model, weights sha256)."""
     from pathlib import Path
 
-    from gbench.metrics.cache import load_or_train
+    from gbench.evaluation.cache import load_or_train
 
     return load_or_train(Path(assets_dir) / f"toy-shapes32-classifier-v{VERSION}.pt", ToyClassifier, _train)
 

@@ -3,7 +3,7 @@
 Four sources, exactly one per evaluation:
 
 - `--run DIR`: a gbench run directory. config.json names the experiment and model kwargs
-  (`gbench.train.gan.build_models`); the newest readable checkpoint supplies the EMA generator
+  (`gbench.models.build_models`); the newest readable checkpoint supplies the EMA generator
   (`trainer.G_ema`), or `trainer.G` when the run kept no EMA.
 - `--checkpoint FILE --experiment EXP [--preset P] [--set k=v ...]`: a gbench checkpoint or a plain
   generator state_dict (DDP's `module.` and torch.compile's `_orig_mod.` prefixes are removed), loaded
@@ -41,8 +41,10 @@ import torch
 from torch import nn
 
 from gbench import distributed as dist
+from gbench.checkpoint import generator_state, load_generator_weights, load_latest_checkpoint, read_checkpoint
 from gbench.errors import GBenchError
-from gbench.metrics.evaluate import Progress, evaluate_chunks, evaluate_generator
+from gbench.models import build_models
+from gbench.evaluation.evaluate import Progress, evaluate_chunks, evaluate_generator
 from gbench.protocols import Protocol, get_protocol
 
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -103,63 +105,13 @@ class ContractGenerator(nn.Module):
         return images
 
 
-def _strip_prefixes(state: dict) -> dict:
-    for prefix in ("module.", "_orig_mod."):
-        if state and all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
-    return state
-
-
-def _load_weights(G: nn.Module, state: dict, what: str, where: str) -> None:
-    state = _strip_prefixes(dict(state))
-    try:
-        result = G.load_state_dict(state, strict=False)
-    except RuntimeError as exc:  # shape mismatches: keep the first line of torch's message
-        detail = " ".join(str(exc).split("\n\t")[1:2]) or str(exc).splitlines()[0]
-        raise GBenchError(f"{where} does not fit the generator of {what}: {detail.strip()}") from None
-    if result.missing_keys or result.unexpected_keys:
-        parts = []
-        if result.missing_keys:
-            parts.append(f"{len(result.missing_keys)} missing keys (e.g. {result.missing_keys[0]})")
-        if result.unexpected_keys:
-            parts.append(f"{len(result.unexpected_keys)} unexpected keys (e.g. {result.unexpected_keys[0]})")
-        raise GBenchError(f"{where} does not fit the generator of {what}: " + ", ".join(parts))
-
-
-def generator_state(blob, where: str) -> tuple[dict, str, int | None]:
-    """(generator state_dict, "EMA" | "G" | "state_dict", training step) from a loaded checkpoint file."""
-    if isinstance(blob, dict) and isinstance(blob.get("trainer"), dict):
-        blob = blob["trainer"]
-    if isinstance(blob, dict) and isinstance(blob.get("G"), dict):
-        step = blob.get("step")
-        if isinstance(blob.get("G_ema"), dict):
-            return blob["G_ema"], "EMA", step
-        return blob["G"], "G", step
-    if isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
-        return blob, "state_dict", None
-    raise GBenchError(f"{where} is neither a gbench checkpoint nor a generator state_dict (a dict of tensors)")
-
-
-def read_checkpoint(path: Path):
-    if not path.is_file():
-        raise GBenchError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated files, pickles with code: torch raises many types
-        reason = " ".join(str(exc).split())[:200]
-        raise GBenchError(f"cannot read checkpoint {path} with torch.load(weights_only=True): {type(exc).__name__}: {reason}") from None
-
-
 def _experiment_generator(cfg) -> nn.Module:
-    from gbench.train.gan import build_models
-
     return build_models(cfg)[0]
 
 
 def from_run(run_dir: Path) -> Source:
     """The run's EMA generator (G when it has no EMA) from its newest readable checkpoint."""
     from gbench.config import config_from_dict
-    from gbench.train.checkpoint import load_latest_checkpoint
 
     run_dir = Path(run_dir)
     config_file = run_dir / "config.json"
@@ -176,7 +128,7 @@ def from_run(run_dir: Path) -> Source:
         raise GBenchError(f"run {run_dir} has no readable checkpoint in {run_dir / 'checkpoints'}")
     weights, label, step = generator_state(state, str(path))
     G = _experiment_generator(cfg)
-    _load_weights(G, weights, f"{cfg.experiment} ({cfg.preset} preset)", str(path))
+    load_generator_weights(G, weights, f"{cfg.experiment} ({cfg.preset} preset)", str(path))
     notes = [str(w.message) for w in caught]
     return Source("run", cfg.experiment, f"{cfg.preset} preset, step {step}, {label} generator", f"local run {run_dir}",
                   generator=G, warnings=notes,
@@ -192,7 +144,7 @@ def from_checkpoint(path: Path, experiment: str, preset: str = "paper", override
     cfg = resolve_config(experiment, preset, list(overrides or []))
     weights, label, step = generator_state(read_checkpoint(path), str(path))
     G = _experiment_generator(cfg)
-    _load_weights(G, weights, f"{experiment} ({preset} preset{', ' + ' '.join(overrides) if overrides else ''})", str(path))
+    load_generator_weights(G, weights, f"{experiment} ({preset} preset{', ' + ' '.join(overrides) if overrides else ''})", str(path))
     setting = f"{preset} preset" + (f", step {step}" if step is not None else "") + (f", {label} generator" if label != "state_dict" else "")
     return Source("checkpoint", experiment, setting, f"local checkpoint {path}", generator=G,
                   details={"checkpoint": str(path), "experiment": experiment, "preset": preset, "overrides": list(overrides or []),
@@ -463,8 +415,8 @@ def run_eval(protocol_id: str, *, seeds: int = 1, device: str = "auto", batch_si
 
     `progress(description, total)` may return a callback that is told how many images were processed.
     """
-    from gbench.metrics.evaluate import my_chunks
-    from gbench.train.run import resolve_device
+    from gbench.evaluation.evaluate import my_chunks
+    from gbench.distributed import resolve_device
 
     protocol = get_protocol(protocol_id)
     dev = resolve_device(device)

@@ -3,7 +3,7 @@
 
 - `inception-v3-compat`: torch-fidelity's TF-compatible InceptionV3 (2048-d pool3 for FID/KID,
   1008-way `logits_unbiased` for IS), with the weights file from gbench's offline asset store.
-- `toy-shapes32`: the small shapes32 classifier (gbench/metrics/toy_classifier.py).
+- `toy-shapes32`: the small shapes32 classifier (gbench/evaluation/toy_classifier.py).
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ class Extractor:
 
 
 def _toy(device: torch.device) -> Extractor:
-    from gbench.assets import gbench_home
-    from gbench.metrics.toy_classifier import load_toy_classifier
+    from gbench.evaluation.toy_classifier import load_toy_classifier
+    from gbench.paths import assets_dir
 
-    model, digest = load_toy_classifier(gbench_home() / "assets")
+    model, digest = load_toy_classifier(assets_dir())
     model = model.to(device)
     return Extractor("toy-shapes32", digest, model, device)
 
@@ -61,7 +61,7 @@ EXTRACTORS = {"toy-shapes32": _toy, "inception-v3-compat": _inception}
 
 def build_extractor(name: str, device: str = "cpu") -> Extractor:
     """The extractor `name` on `device`, built once per (name, device, GBENCH_HOME) in a process."""
-    from gbench.assets import gbench_home
+    from gbench.paths import gbench_home
 
     if name not in EXTRACTORS:
         raise GBenchError(f"unknown feature extractor {name!r}; known: {', '.join(EXTRACTORS)}")

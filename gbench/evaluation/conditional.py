@@ -26,9 +26,9 @@ import torch
 from torch import nn
 
 from gbench.errors import GBenchError
-from gbench.metrics.cache import cache_key, cache_path, load_cached, save_cached
-from gbench.metrics.evaluate import _cuda_devices, _seed_global_rng, evaluate_generator
-from gbench.metrics.features import Extractor, build_extractor
+from gbench.evaluation.cache import cache_key, cache_path, load_cached, save_cached
+from gbench.evaluation.evaluate import _cuda_devices, _seed_global_rng, evaluate_generator
+from gbench.evaluation.features import Extractor, build_extractor
 from gbench.metrics.fid import fid_from_stats
 from gbench.metrics.stats import FeatureStats
 from gbench.protocols import Protocol, fingerprint, get_protocol

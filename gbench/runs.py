@@ -1,4 +1,7 @@
-"""A run: directory, config.json, training with checkpoints and automatic resume, evaluation, report.
+"""Orchestration of a run above the engine: resolve the config, train, evaluate, write eval.json, render the report.
+
+`run_experiment(cfg)` is what `gbench run`, `gbench reproduce` and the benchmarks call; the trainers
+(gbench/train/) know nothing of run directories' reports, and experiments.py stays plain data.
 
 `runs/<experiment>/<preset>-<confighash8>/` holds config.json, metrics.jsonl (one line per log
 step), checkpoints/, samples/, eval.json, report.md/html and plots/. Rerunning the same command
@@ -24,7 +27,9 @@ import gbench
 from gbench.config import RunConfig
 from gbench.errors import GBenchError
 from gbench.io import atomic_write_json
-from gbench.train.checkpoint import load_latest_checkpoint, rng_state, save_checkpoint, set_rng_state
+from gbench.checkpoint import load_latest_checkpoint, rng_state, save_checkpoint, set_rng_state
+from gbench.distributed import resolve_device
+from gbench.experiments import get_experiment
 from gbench.train.gan import GANTrainer, StepLog, check_finite
 
 
@@ -40,16 +45,6 @@ def _trainer_class(task: str):
     if task not in trainers:
         raise GBenchError(f"no trainer for task {task!r}; known: {', '.join(trainers)}")
     return trainers[task]
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GBenchError("--device cuda requested but torch sees no CUDA device (use --device cpu or auto)")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise GBenchError(f"--device must be auto, cpu or cuda[:N], not {name!r}")
-    return torch.device(name)
 
 
 def run_dir_for(cfg: RunConfig, out: str | Path) -> Path:
@@ -90,6 +85,11 @@ def _truncate_log(path: Path, step: int) -> None:
         return
     kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
     path.write_text("".join(line + "\n" for line in kept))
+
+
+def run_experiment(cfg: RunConfig, **kwargs) -> Path:
+    """Train and evaluate `cfg` with the trainer of its experiment's task (`train_and_evaluate`'s keywords)."""
+    return train_and_evaluate(cfg, task=get_experiment(cfg.experiment).task, **kwargs)
 
 
 def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "runs", device: str = "auto",
@@ -216,7 +216,7 @@ def _format_metrics(result: dict) -> str:
     """One console line: the metrics, then the fingerprint and sample counts (markup-escaped for rich)."""
     from rich.markup import escape
 
-    from gbench.metrics.sr import format_sr_metrics, is_sr_result
+    from gbench.evaluation.sr import format_sr_metrics, is_sr_result
 
     if is_sr_result(result):
         return escape(format_sr_metrics(result))

@@ -23,9 +23,9 @@ def cache_key(**parts) -> str:
 
 
 def cache_path(kind: str, name: str, key: str) -> Path:
-    from gbench.assets import gbench_home
+    from gbench.paths import cache_dir
 
-    return gbench_home() / "cache" / kind / f"{name}-{key[:16]}.pt"
+    return cache_dir() / kind / f"{name}-{key[:16]}.pt"
 
 
 def load_cached(path: Path, key: str) -> dict | None:

@@ -162,10 +162,10 @@ def write_random_inception(path: Path | str, seed: int = 0) -> Path:
 def bench_home(random_weights: bool):
     """A temporary GBENCH_HOME with the real datasets (and, unless `random_weights`, the real assets) linked in.
     With `random_weights`, the asset store accepts a random-weights Inception file (by its own sha256)."""
-    from gbench import assets
-    from gbench.metrics.features import build_extractor
+    from gbench import assets, paths
+    from gbench.evaluation.features import build_extractor
 
-    real_home = assets.gbench_home()
+    real_home = paths.gbench_home()
     old_env, old_asset = os.environ.get("GBENCH_HOME"), assets.ASSETS["inception"]
     with tempfile.TemporaryDirectory(prefix="gbench-bench-") as tmp:
         home = Path(tmp) / "home"
@@ -210,11 +210,11 @@ def _register_toy_extractor() -> None:
 
     class ToyShapesExtractor(FeatureExtractorBase):
         def __init__(self, name, features_list, **kwargs):
-            from gbench.assets import gbench_home
-            from gbench.metrics.toy_classifier import load_toy_classifier
+            from gbench.paths import assets_dir
+            from gbench.evaluation.toy_classifier import load_toy_classifier
 
             super().__init__(name, features_list)
-            self.model = load_toy_classifier(gbench_home() / "assets")[0]
+            self.model = load_toy_classifier(assets_dir())[0]
 
         @staticmethod
         def get_provided_features_list():
@@ -299,7 +299,7 @@ def _bench_protocol(protocol, n: int, random_weights: bool):
 
 def _bench_generator(experiment: str, resolution: int) -> nn.Module:
     from gbench.experiments import resolve_config
-    from gbench.train.gan import build_models
+    from gbench.models import build_models
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -315,10 +315,10 @@ def eval_throughput(protocol_id: str = "toy-shapes32", *, n: int = 1000, device:
     import torch_fidelity
 
     from gbench.data import load_dataset
-    from gbench.metrics.evaluate import evaluate_generator, generated_batches
-    from gbench.metrics.features import build_extractor
+    from gbench.evaluation.evaluate import evaluate_generator, generated_batches
+    from gbench.evaluation.features import build_extractor
     from gbench.protocols import PROTOCOLS, get_protocol
-    from gbench.train.run import resolve_device
+    from gbench.distributed import resolve_device
 
     say = console.print if console else (lambda *a, **k: None)
     protocol = get_protocol(protocol_id)

@@ -12,10 +12,10 @@ the ceiling the scores are read against, as in the paper). The ground-truth conf
 Segmenters (`eval.segmenter`, "" = the protocol's own):
 - `toyscapes-segmenter`: a small CNN for the procedural toyscapes set, trained once with a fixed seed (about
   2 s on a CPU core), cached under `$GBENCH_HOME/assets/` with its sha256 in the fingerprint, like
-  `gbench/metrics/toy_classifier.py`.
-- `fcn8s-cityscapes`: gbench's FCN-8s (VGG16 layout), trained by `train_segmenter` (`gbench train-segmenter
+  `gbench/evaluation/toy_classifier.py`.
+- `fcn8s-cityscapes`: gbench's FCN-8s (VGG16 layout), trained by `gbench.train.segmenter` (`gbench train-segmenter
   cityscapes`) on the real train photos at 256x256, stored as `$GBENCH_HOME/assets/fcn8s-cityscapes.pt`.
-- a checkpoint path written by `train_segmenter`, or `module:callable`: the callable (no arguments) returns
+- a checkpoint path written by `gbench train-segmenter`, or `module:callable`: the callable (no arguments) returns
   an nn.Module, or a pair (function, sha256). Either maps uint8 RGB images (B, 3, H, W) at label resolution
   to class scores (B, K, H, W) or class ids (B, H, W), and does its own preprocessing (the authors' Caffe
   FCN-8s, ported, would subtract the BGR mean). Only that network makes numbers comparable to the papers.
@@ -44,7 +44,7 @@ from PIL import Image
 from torch import nn
 
 from gbench.errors import GBenchError
-from gbench.io import atomic_torch_save, sha256_state_dict
+from gbench.io import sha256_state_dict
 from gbench.metrics.segmentation import confusion_matrix, fcn_scores
 from gbench.protocols import FCN_METRICS, FCN_RESIZE  # noqa: F401  (re-exported: the protocol constants live there)
 
@@ -94,9 +94,9 @@ class ToySegmenter(nn.Module):
 
 
 def _train_toy_segmenter() -> ToySegmenter:
-    from gbench.data.paired import TOY_CLASSES, _toy_scenes
+    from gbench.data.toyscapes import TOY_CLASSES, toy_scenes
 
-    labels, photos = _toy_scenes("train", TOY_TRAIN_SCENES, 64)
+    labels, photos = toy_scenes("train", TOY_TRAIN_SCENES, 64)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny convolutions: one thread is fastest, and the weights do not depend on the machine's threads
     try:
@@ -122,7 +122,7 @@ def _fit_toy_segmenter(labels: torch.Tensor, photos: torch.Tensor, num_classes: 
 
 def load_toy_segmenter(assets_dir) -> tuple[ToySegmenter, str]:
     """The toyscapes segmenter (trained and cached on first use) and its weights' sha256."""
-    from gbench.metrics.cache import load_or_train
+    from gbench.evaluation.cache import load_or_train
 
     return load_or_train(Path(assets_dir) / f"toyscapes-segmenter-v{TOY_VERSION}.pt", ToySegmenter, _train_toy_segmenter)
 
@@ -219,7 +219,7 @@ def fcn_predict(model: FCN8s, images_uint8: torch.Tensor, work_size: tuple[int, 
 
 
 def load_fcn_checkpoint(path, device) -> Segmenter:
-    """A checkpoint written by `train_segmenter`."""
+    """A checkpoint written by `gbench train-segmenter` (gbench/train/segmenter.py)."""
     path = Path(path)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -267,7 +267,7 @@ def _module_segmenter(spec: str, device) -> Segmenter:
 
 def load_segmenter(spec: str, protocol, device="cpu") -> Segmenter:
     """The segmenter named by `spec` ("" = the protocol's own, `protocol.extractor`)."""
-    from gbench.assets import assets_dir
+    from gbench.paths import assets_dir
 
     device = torch.device(device)
     if not spec:
@@ -334,7 +334,7 @@ def segmentation_confusion(batches: Iterable[torch.Tensor], reference, segmenter
 
 def ground_truth_confusion(reference, segmenter: Segmenter, protocol, device, batch_size: int) -> np.ndarray:
     """The real photos through the same path (cached: it depends only on protocol, segmenter and data)."""
-    from gbench.metrics.cache import cache_key, cache_path, load_cached, save_cached
+    from gbench.evaluation.cache import cache_key, cache_path, load_cached, save_cached
 
     key = cache_key(protocol=protocol.constants(), segmenter=segmenter.sha256, data=reference.checksum)
     path = cache_path("fcn-ground-truth", protocol.id, key)
@@ -363,7 +363,9 @@ def evaluate_fcn(translate: Callable[[torch.Tensor], torch.Tensor], protocol_id:
     and the training RNG is untouched). Returns an evaluate_batches-style dict whose metrics hold the scores
     and the ground-truth row (`gt_` prefix), plus per-class accuracy and IoU.
     """
-    from gbench.data.paired import CITYSCAPES_CLASSES, TOY_CLASSES, load_segmentation_set
+    from gbench.data.cityscapes import CITYSCAPES_CLASSES
+    from gbench.data.paired import load_segmentation_set
+    from gbench.data.toyscapes import TOY_CLASSES
     from gbench.protocols import fingerprint, get_protocol
 
     protocol = get_protocol(protocol_id)
@@ -416,75 +418,3 @@ def evaluate_fcn(translate: Callable[[torch.Tensor], torch.Tensor], protocol_id:
         "comparable_to": comparable,
         "seconds": round(time.perf_counter() - started, 3),
     }
-
-
-# ------------------------------------------------------------------------------------------------ training the Cityscapes FCN
-
-def train_segmenter(dataset: str = "cityscapes", *, root="", out=None, epochs: int = 50, batch_size: int = 8, lr: float = 1e-4,
-                    device: str = "auto", seed: int = 0, size: int = 0, backbone_weights: str = "", width: int = 64,
-                    fc_width: int = 4096, work_size: int = 256, log: Callable[[str], None] = print) -> Path:
-    """`gbench train-segmenter cityscapes`: train gbench's FCN-8s on the prepared Cityscapes train pairs.
-
-    Inputs are the 256x256 train photos (the A halves of `train/<i>.jpg`) resized to `work_size`, targets the
-    full-resolution train-id maps nearest-resized to it; random horizontal flips; Adam(lr, betas 0.9/0.999),
-    cross-entropy ignoring 255; `backbone_weights` = torchvision's vgg16 ImageNet file to start from (else
-    random init). Writes `{"weights", "sha256", "num_classes", "width", "fc_width", "work_size", ...}`
-    atomically to `out` (default `$GBENCH_HOME/assets/fcn8s-cityscapes.pt`, the cityscapes-fcn protocol's
-    segmenter), then logs its ground-truth row on the val frames if they are prepared. `size` > 0 uses the
-    first `size` frames (tests). Returns the checkpoint path.
-    """
-    from gbench.assets import assets_dir
-    from gbench.data.paired import CITYSCAPES_CLASSES, _dataset_dir, load_paired_arrays
-    from gbench.train.run import resolve_device
-
-    if dataset != "cityscapes":
-        raise GBenchError(f"train-segmenter knows cityscapes only (toyscapes has its own cached segmenter), not {dataset!r}")
-    dev = resolve_device(device)
-    base = _dataset_dir("cityscapes", root)
-    photos, _, data_checksum = load_paired_arrays("cityscapes", "train", root, work_size, size)
-    label_files = [base / "trainIds" / "train" / f"{i}.png" for i in range(len(photos))]
-    if not all(p.exists() for p in label_files):
-        raise GBenchError(f"cityscapes: train-id maps missing under {base / 'trainIds' / 'train'}; run `gbench data prepare cityscapes`")
-    labels = torch.from_numpy(np.stack([np.asarray(Image.open(p).resize((work_size, work_size), Image.NEAREST)) for p in label_files]))
-    log(f"train-segmenter: {len(photos)} Cityscapes train frames at {work_size}x{work_size}, {epochs} epochs, batch {batch_size}, device {dev}")
-
-    g = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = FCN8s(len(CITYSCAPES_CLASSES), width, fc_width)
-    if backbone_weights:
-        load_vgg16_backbone(model, backbone_weights)
-    model = model.to(dev).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for epoch in range(epochs):
-        order, losses = torch.randperm(len(photos), generator=g), []
-        for start in range(0, len(order) - batch_size + 1, batch_size):
-            idx = order[start : start + batch_size]
-            x, y = photos[idx].to(dev), labels[idx].to(dev).long()
-            flip = (torch.rand(len(idx), generator=g) < 0.5).to(dev)
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-            y = torch.where(flip[:, None, None], y.flip(-1), y)
-            loss = F.cross_entropy(model(_normalise(x)), y, ignore_index=255)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.detach())
-        log(f"  epoch {epoch + 1}/{epochs}: loss {float(torch.stack(losses).mean()) if losses else float('nan'):.4f}")
-    model = model.cpu().eval()
-    weights = model.state_dict()
-    path = Path(out) if out else assets_dir() / CITYSCAPES_CHECKPOINT
-    atomic_torch_save({"weights": weights, "sha256": sha256_state_dict(weights), "num_classes": len(CITYSCAPES_CLASSES),
-                       "width": width, "fc_width": fc_width, "work_size": [work_size, work_size],
-                       "trained_on": f"cityscapes-train-{data_checksum}", "epochs": epochs, "seed": seed}, path)
-    log(f"train-segmenter: wrote {path}")
-    if (base / "trainIds" / "test").is_dir():
-        from gbench.data.paired import load_segmentation_set
-        from gbench.protocols import get_protocol
-
-        protocol = get_protocol("cityscapes-fcn")
-        reference = load_segmentation_set("cityscapes", "val", root=root, resolution=protocol.resolution, size=size)
-        segmenter = load_fcn_checkpoint(path, dev)
-        batches = (reference.photos[i : i + 4] for i in range(0, len(reference), 4))
-        truth = fcn_scores(segmentation_confusion(batches, reference, segmenter, protocol, dev))
-        log("train-segmenter: ground-truth row on val: " + "  ".join(f"{k} {v:.3f}" for k, v in truth.items()))
-    return path

@@ -1,0 +1,107 @@
+"""The boards and the published protocols: which numbers go where, and what each paper protocol measured.
+"""
+
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COLUMNS = ("board", "model", "setting", "metric", "value", "std", "protocol", "n_gen", "n_ref", "reference_split", "source", "notes")
+LOWER_IS_BETTER = ("FID", "KID", "mse")  # a metric named like these (prefix) ranks ascending; all others descending
+
+
+def higher_is_better(metric: str) -> bool:
+    return not metric.startswith(LOWER_IS_BETTER) and not metric.startswith(("fid", "kid"))
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    title: str
+    primary: str  # the metric that ranks
+    metrics: tuple  # display order (other metrics found in the rows follow)
+    references: tuple = ()  # gbench datasets (protocol `reference`) whose local results belong on this board
+
+
+FCN = ("pixel_acc", "class_acc", "class_iou")
+SR_METRICS = tuple(f"{m}/{s}" for s in ("Set5", "Set14", "BSD100") for m in ("psnr_y", "ssim_y"))
+
+BOARDS: dict[str, Board] = {b.name: b for b in (
+    Board("cifar10", "CIFAR-10 32x32 (unconditional unless the setting says otherwise)", "FID", ("FID", "IS", "KID"), ("cifar10",)),
+    Board("stl10", "STL-10 48x48", "FID", ("FID", "IS", "KID"), ("stl10",)),
+    Board("celeba", "CelebA (resolution in the setting)", "FID", ("FID", "IS", "KID"), ("celeba",)),
+    Board("cityscapes_labels2photo", "Cityscapes labels -> photo, FCN-scores", "pixel_acc", FCN, ("cityscapes",)),
+    Board("cityscapes_photo2labels", "Cityscapes photo -> labels, label-map accuracy", "pixel_acc", FCN),
+    Board("sr_x4", "x4 super-resolution, Y channel, 4-pixel border removed", "psnr_y/Set5", SR_METRICS, ("sr-benchmark",)),
+    Board("imagenet128", "ImageNet 128x128 (class-conditional)", "FID", ("FID", "IS")),
+    Board("gan_inversion", "GAN inversion: reconstruction of ImageNet 128x128 images", "psnr", ("psnr", "ssim_x100", "mse_x1e-3")),
+)}
+
+
+@dataclass(frozen=True)
+class PaperProtocol:
+    id: str
+    description: str
+    constants: dict  # the protocol constants the paper (or its code) states, named like gbench.protocols.Protocol fields
+    nominal: str = ""  # the gbench protocol measuring the same thing nominally ("" = none)
+    ranked: bool = True  # False: its rows were measured in unrecorded ways; listed, never ranked
+
+
+TF_INCEPTION = "tf-inception-2015-12-05"
+PAPER_PROTOCOLS: dict[str, PaperProtocol] = {p.id: p for p in (
+    PaperProtocol("paper:tf-inception-50k-train", "TF-Inception (TTUR / OpenAI code), 50k generated images; FID against the 50k "
+                  "CIFAR-10 training images' statistics; IS over 10 splits (AutoGAN, TransGAN test.py)",
+                  {"extractor": TF_INCEPTION, "reference": "cifar10", "reference_split": "train", "n_gen": 50_000, "n_ref": 50_000,
+                   "resolution": 32, "is_splits": 10}, nominal="cifar10-50k"),
+    PaperProtocol("paper:tf-inception-10k-test", "DiffAugment's fid10k / is10k: 10k generated vs the 10k CIFAR-10 test images, "
+                  "TF-Inception (StyleGAN's inception_v3_features.pkl)",
+                  {"extractor": TF_INCEPTION, "reference": "cifar10", "reference_split": "test", "n_gen": 10_000, "n_ref": 10_000,
+                   "resolution": 32, "is_splits": 10}, nominal="cifar10-10k-test"),
+    PaperProtocol("paper:is-tf-inception-50k", "Inception score only: OpenAI's TF code, 50k images, 10 splits (Salimans et al. 2016)",
+                  {"extractor": TF_INCEPTION, "n_gen": 50_000, "is_splits": 10}, nominal="cifar10-50k"),
+    PaperProtocol("paper:sngan", "SN-GAN (Chainer): TF-Inception; FID over 10k generated vs 5k real images",
+                  {"extractor": TF_INCEPTION, "n_gen": 10_000, "n_ref": 5_000}),
+    PaperProtocol("paper:unspecified", "numbers as printed in a comparison table; how each was measured is not recorded here", {},
+                  ranked=False),
+    PaperProtocol("paper:dcgan-feature-svm", "DCGAN: L2-SVM on discriminator features, CIFAR-10 test accuracy (%)", {}),
+    PaperProtocol("torch-fidelity:inception-v3-compat-50k-train", "torch-fidelity's TF-compatible Inception on the 50k CIFAR-10 "
+                  "training images (the extractor of gbench's cifar10-50k)",
+                  {"extractor": "inception-v3-compat", "reference": "cifar10", "reference_split": "train", "n_gen": 50_000,
+                   "resolution": 32, "is_splits": 10}, nominal="cifar10-50k"),
+    PaperProtocol("paper:tf-inception-stl10-48-20k", "TransGAN's STL-10 evaluation: 20k generated at 48x48 vs train+unlabeled statistics",
+                  {"extractor": TF_INCEPTION, "reference": "stl10", "reference_split": "train+unlabeled", "n_gen": 20_000, "resolution": 48}),
+    PaperProtocol("paper:tf-inception-stl10-48-50k", "AutoGAN's STL-10 evaluation: 50k generated at 48x48 vs train+unlabeled statistics",
+                  {"extractor": TF_INCEPTION, "reference": "stl10", "reference_split": "train+unlabeled", "n_gen": 50_000, "resolution": 48},
+                  nominal="stl10-48-50k"),
+    PaperProtocol("paper:fcn8s-caffe-256", "pix2pix FCN-score: the authors' Caffe FCN-8s on the 500 val label maps translated at 256x256",
+                  {"extractor": "fcn8s-caffe (authors')", "reference": "cityscapes", "reference_split": "val", "n_gen": 500, "n_ref": 500,
+                   "resolution": 256, "segmentation_classes": 19}, nominal="cityscapes-fcn"),
+    PaperProtocol("paper:fcn8s-caffe-128", "CycleGAN FCN-score: the authors' Caffe FCN-8s on the 500 val label maps translated at 128x128",
+                  {"extractor": "fcn8s-caffe (authors')", "reference": "cityscapes", "reference_split": "val", "n_gen": 500, "n_ref": 500,
+                   "resolution": 128, "segmentation_classes": 19}, nominal="cityscapes-fcn-128"),
+    PaperProtocol("paper:label-accuracy-256", "photo -> labels at 256x256: generated label maps scored against the ground truth directly",
+                  {"extractor": "none (label maps compared directly)", "reference": "cityscapes", "reference_split": "val", "n_gen": 500,
+                   "resolution": 256, "segmentation_classes": 19}),
+    PaperProtocol("paper:label-accuracy-128", "photo -> labels at 128x128: generated label maps scored against the ground truth directly",
+                  {"extractor": "none (label maps compared directly)", "reference": "cityscapes", "reference_split": "val", "n_gen": 500,
+                   "resolution": 128, "segmentation_classes": 19}),
+    PaperProtocol("paper:srgan-y-border4", "SRGAN: PSNR on the Y channel with a 4-pixel border removed; SSIM from daala",
+                  {"extractor": "none", "reference": "sr-benchmark", "scale": 4, "crop_border": 4}, nominal="sr-x4-y"),
+    PaperProtocol("paper:srgan-mos", "SRGAN: mean opinion score of 26 raters (1-5)", {}),
+    PaperProtocol("paper:biggan-imagenet128", "BigGAN: TF-Inception IS/FID at 128x128 at the iteration of best FID",
+                  {"extractor": TF_INCEPTION, "reference": "imagenet", "resolution": 128}),
+    PaperProtocol("paper:dgp-reconstruction", "DGP: reconstruction of ImageNet 128x128 validation images through BigGAN",
+                  {"reference": "imagenet", "resolution": 128}),
+)}
+
+# the constants compared between protocol groups (names of gbench.protocols.Protocol fields)
+COMPARED = ("extractor", "reference", "reference_split", "n_gen", "n_ref", "resolution", "is_splits", "scale", "crop_border",
+            "segmentation_classes")
+
+# local results: headline metric keys of eval.json -> leaderboard metric name (and the key of its spread)
+RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std")}
+SPREAD_KEYS = {"is_std", "kid_std"}
+
+
+def format_number(x: float) -> str:
+    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:.0f}"

@@ -1,0 +1,275 @@
+"""Paper tables as data: cells (experiment + overrides + metric + the paper's value) and the registry of tables.
+"""
+
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+from gbench.errors import GBenchError
+
+
+@dataclass(frozen=True)
+class Cell:
+    row: str
+    column: str
+    metric: str  # key of eval.json `final.metrics` ("fid", "is_mean", "psnr_y/Set5", "gt_pixel_acc")
+    paper: float | None  # the published value (None: the paper printed none)
+    experiment: str | None = None  # None: a published number gbench does not train
+    overrides: tuple = ()  # ((dotted key, value), ...) applied on top of the chosen preset
+    paper_std: float | None = None
+    paper_protocol: str = ""  # the gbench protocol that measures what the paper measured ("" = none)
+    std_metric: str = ""  # within-run spread shown when one seed ran (IS: is_std, as the papers print it)
+    baseline: str = ""  # "bicubic": read the run's final["baseline"]["metrics"] instead of the model's
+    unavailable: str = ""  # set by the table itself when the cell can never be measured
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    source: str  # paper and table the values come from
+    rows: tuple
+    columns: tuple
+    cells: tuple
+    notes: tuple = ()
+    trainable: bool = True  # False: rendered from the leaderboard only
+    unavailable: str = ""  # the whole table cannot be built (e.g. its recipe module is missing)
+
+    def cell(self, row: str, column: str) -> Cell | None:
+        return next((c for c in self.cells if c.row == row and c.column == column), None)
+
+
+def _items(overrides: dict) -> tuple:
+    return tuple(overrides.items())
+
+
+def is_fid_cells(row: str, experiment: str | None, overrides: dict, is_: float | None, is_std: float | None, fid: float | None,
+            protocol: str = "cifar10-50k") -> tuple[Cell, Cell]:
+    """The IS and FID cells of one CIFAR-10 row (IS +- std over 10 splits, as the papers print it)."""
+    return (Cell(row, "IS", "is_mean", is_, experiment, _items(overrides), is_std, protocol, std_metric="is_std"),
+            Cell(row, "FID", "fid", fid, experiment, _items(overrides), None, protocol))
+
+
+def gan_table(name: str, title: str, source: str, rows: list[tuple], notes: tuple = ()) -> Table:
+    cells = tuple(c for r in rows for c in is_fid_cells(*r))
+    return Table(name, title, source, tuple(dict.fromkeys(r[0] for r in rows)), ("IS", "FID"), cells, notes)
+
+
+TRANSGAN = "Jiang, Chang, Wang 2021, TransGAN v1 (arXiv)"
+NO_DA = {"train.augment": "none", "train.co_train_sr": False, "train.local_init": "off"}
+WITH_DA = {"train.augment": "diffaug-transgan", "train.co_train_sr": False, "train.local_init": "off"}
+DA_MTCT = {"train.augment": "diffaug-transgan", "train.co_train_sr": True, "train.local_init": "off"}
+DA_MTCT_LOCAL = {"train.augment": "diffaug-transgan", "train.co_train_sr": True, "train.local_init": "band"}
+CNN_NO_DA = {"train.augment": "none"}
+CNN_DA = {"train.augment": "diffaug"}  # DiffAugment at the experiment's policy (TransGAN does not state one)
+STYLEGAN2_DA = {"train.augment": "diffaug", "train.augment_policy": "color,cutout"}  # DiffAugment's 100%-data CIFAR policy
+
+
+def _transgan_table1() -> Table:
+    return gan_table("transgan-table1", "TransGAN Table 1: transformer vs AutoGAN generator and discriminator (no data augmentation)",
+                      f"{TRANSGAN}, Table 1", [
+                          ("AutoGAN G + AutoGAN D", "autogan", CNN_NO_DA, 8.55, 0.12, 12.42),
+                          ("Transformer G + AutoGAN D", "transgan-g-autogan-d", CNN_NO_DA, 8.59, 0.10, 13.23),
+                          ("AutoGAN G + Transformer D", "autogan-g-transgan-d", CNN_NO_DA, 6.17, 0.12, 49.83),
+                          ("Transformer G + Transformer D", "transgan-s", NO_DA, 6.95, 0.13, 41.41),
+                      ], notes=("The transformer G + D row is TransGAN-S without DiffAugment, MT-CT or locality init "
+                                "(the same run as Table 2's TransGAN no-DA row).",))
+
+
+def _transgan_table2() -> Table:
+    return gan_table("transgan-table2", "TransGAN Table 2: data augmentation (DiffAugment) on CNN GANs and TransGAN, full CIFAR-10",
+                      f"{TRANSGAN}, Table 2", [
+                          ("WGAN-GP", "wgan-gp", CNN_NO_DA, 6.49, 0.09, 39.68),
+                          ("WGAN-GP + DA", "wgan-gp", CNN_DA, 6.29, 0.10, 37.14),
+                          ("AutoGAN", "autogan", CNN_NO_DA, 8.55, 0.12, 12.42),
+                          ("AutoGAN + DA", "autogan", CNN_DA, 8.60, 0.10, 12.72),
+                          ("StyleGAN v2", "stylegan2", CNN_NO_DA, 9.18, None, 11.07, "cifar10-10k-test"),
+                          ("StyleGAN v2 + DA", "stylegan2", STYLEGAN2_DA, 9.40, None, 9.89, "cifar10-10k-test"),
+                          ("TransGAN", "transgan-s", NO_DA, 6.95, 0.13, 41.41),
+                          ("TransGAN + DA", "transgan-s", WITH_DA, 8.15, 0.14, 19.85),
+                      ], notes=(
+                          "StyleGAN v2 values are DiffAugment's fid10k / is10k (10k samples vs the test split), so their cells "
+                          "use protocol cifar10-10k-test; the other rows are 50k samples vs the training split (cifar10-50k).",
+                          "The paper does not state the WGAN-GP architecture or the DiffAugment policy for WGAN-GP and AutoGAN: "
+                          "gbench uses its wgan-gp experiment and DiffAugment's color,translation,cutout.",
+                          "TransGAN rows are TransGAN-S with MT-CT and locality init off; + DA uses TransGAN's DiffAugment variant."))
+
+
+def _transgan_table3() -> Table:
+    return gan_table("transgan-table3", "TransGAN Table 3: multi-task co-training (MT-CT) and locality-aware initialization",
+                      f"{TRANSGAN}, Table 3", [
+                          ("TransGAN + DA (*)", "transgan-s", WITH_DA, 8.15, 0.14, 19.85),
+                          ("(*) + MT-CT", "transgan-s", DA_MTCT, 8.20, 0.14, 19.12),
+                          ("(*) + MT-CT + local init", "transgan-s", DA_MTCT_LOCAL, 8.22, 0.12, 18.58),
+                      ], notes=("All rows are TransGAN-S; the last row is the paper's transgan-s recipe (the switches are set "
+                                "explicitly, so the smoke preset, which turns local init off for speed, runs it with the band init).",
+                                "MT-CT is gbench's design (the official code never released it): see gbench/recipes/transgan.py."))
+
+
+def _transgan_table4() -> Table:
+    return gan_table("transgan-table4", "TransGAN Table 4: scaling up the generator (S / M / L / XL)", f"{TRANSGAN}, Table 4", [
+        ("TransGAN-S", "transgan-s", {}, 8.22, 0.14, 18.58),
+        ("TransGAN-M", "transgan-m", {}, 8.36, 0.12, 16.27),
+        ("TransGAN-L", "transgan-l", {}, 8.50, 0.14, 14.46),
+        ("TransGAN-XL", "transgan-xl", {}, 8.63, 0.16, 11.89),
+    ], notes=("Each row is its experiment's own recipe (DA + MT-CT + local init at the paper preset). The smoke preset shrinks "
+              "the widths to 96/128/192/256 (the paper's over 4) so the S < M < L < XL ordering is kept.",))
+
+
+# Table 5: (row label, leaderboard model, leaderboard setting, experiment or None, overrides)
+TABLE5_ROWS = (
+    ("WGAN-GP (Gulrajani et al., 2017)", "WGAN-GP", "no DA, as reported by TransGAN", "wgan-gp", CNN_NO_DA),
+    ("LRGAN (Yang et al., 2017)", "LRGAN", "unconditional", None, {}),
+    ("DFM (Warde-Farley & Bengio, 2016)", "DFM", "unconditional", None, {}),
+    ("Splitting GAN (Grinblat et al., 2017)", "Splitting GAN", "unconditional", None, {}),
+    ("Improving MMD-GAN (Wang et al., 2018)", "Improving MMD-GAN", "unconditional", None, {}),
+    ("MGAN (Hoang et al., 2018)", "MGAN", "unconditional", None, {}),
+    ("SN-GAN (Miyato et al., 2018)", "SN-GAN", "ResNet, unconditional, hinge", "sngan", {}),
+    ("Progressive-GAN (Karras et al., 2017)", "Progressive-GAN", "unconditional", None, {}),
+    ("AutoGAN (Gong et al., 2019)", "AutoGAN", "unconditional, no augmentation", "autogan", {}),
+    ("StyleGAN v2 (Zhao et al., 2020)", "StyleGAN2", "100% data, no DA", "stylegan2", CNN_NO_DA),
+    ("TransGAN-XL", "TransGAN-XL", "depth {5,4,2}, dim 1024", "transgan-xl", {}),
+)
+
+
+def _transgan_table5() -> Table:
+    from gbench.leaderboard import PAPER_PROTOCOLS, load_published
+
+    published = load_published("cifar10")
+    cells = []
+    for label, model, setting, experiment, overrides in TABLE5_ROWS:
+        for column, metric, std_metric in (("IS", "is_mean", "is_std"), ("FID", "fid", "")):
+            row = next((r for r in published if (r.model, r.setting, r.metric) == (model, setting, column)), None)
+            protocol = PAPER_PROTOCOLS[row.protocol].nominal if row is not None and row.protocol in PAPER_PROTOCOLS else ""
+            cells.append(Cell(label, column, metric, row.value if row else None, experiment, _items(overrides),
+                              row.std if row else None, protocol, std_metric=std_metric,
+                              unavailable="" if experiment else "published only: gbench has no experiment for this model"))
+    return Table("transgan-table5", "TransGAN Table 5: unconditional CIFAR-10, published methods (rows from leaderboards/cifar10.csv)",
+                 f"{TRANSGAN}, Table 5; values and provenance in leaderboards/cifar10.csv", tuple(r[0] for r in TABLE5_ROWS),
+                 ("IS", "FID"), tuple(cells), notes=(
+                     "The published numbers were measured under different protocols (see `gbench leaderboard cifar10`); "
+                     "only rows whose leaderboard protocol has a gbench equivalent can be flagged comparable.",
+                     "StyleGAN v2's values are fid10k vs the test split (cifar10-10k-test)."))
+
+
+def _from_leaderboard(name: str, title: str, board: str, columns: tuple, label: Callable, reason: str) -> Table:
+    """A table of published values only (gbench cannot train it): rows and cells from leaderboards/<board>.csv."""
+    from gbench.leaderboard import load_published
+
+    published = load_published(board)
+    rows = tuple(dict.fromkeys(label(r) for r in published))
+    cells = tuple(Cell(label(r), r.metric, r.metric, r.value, None, (), r.std, unavailable=reason)
+                  for r in published if r.metric in columns)
+    source = "; ".join(dict.fromkeys(r.source for r in published))
+    return Table(name, title, source, rows, columns, cells, notes=(reason, f"Values from leaderboards/{board}.csv."), trainable=False)
+
+
+def _biggan() -> Table:
+    return _from_leaderboard("biggan-imagenet128", "BigGAN: ImageNet 128x128 ablation (FID / IS)", "imagenet128", ("FID", "IS"),
+                             lambda r: f"{r.model}: {r.setting}",
+                             "published values only: gbench cannot train BigGAN on ImageNet 128x128 on one machine "
+                             "(batch 2048, 70-170M parameters, 10^5 iterations on many accelerators)")
+
+
+def _dgp() -> Table:
+    return _from_leaderboard("dgp-inversion", "Deep Generative Prior: BigGAN inversion on ImageNet 128x128", "gan_inversion",
+                             ("psnr", "ssim_x100", "mse_x1e-3"), lambda r: r.model,
+                             "published values only: gbench has no ImageNet BigGAN to invert and cannot train one on one machine")
+
+
+
+
+# ----------------------------------------------------------------------------- tables of other modules (plain data)
+
+
+
+def _experiment_protocol(experiment: str | None, overrides: dict) -> str:
+    if "eval.protocol" in overrides:
+        return overrides["eval.protocol"]
+    from gbench.experiments import experiments
+
+    exp = experiments().get(experiment) if experiment else None
+    return exp.paper.eval.protocol if exp else ""
+
+
+def _adapt_rows(spec: dict) -> tuple[tuple, tuple, tuple]:
+    """The row format (gbench/recipes/pix2pix.py): rows of {label, experiment, overrides, [metrics], paper}."""
+    columns = tuple(spec["columns"])
+    rows, cells = [], []
+    for r in spec["rows"]:
+        rows.append(r["label"])
+        overrides = dict(r.get("overrides") or {})
+        protocol = spec.get("protocol") or _experiment_protocol(r.get("experiment"), overrides)
+        for column in columns:
+            paper = (r.get("paper") or {}).get(column)
+            cells.append(Cell(r["label"], column, (r.get("metrics") or {}).get(column, column), paper, r.get("experiment"),
+                              _items(overrides), None, protocol,
+                              unavailable="" if r.get("experiment") else "published only: gbench has no experiment for this method"))
+    return tuple(rows), columns, tuple(cells)
+
+
+def _adapt_cells(spec: dict) -> tuple[tuple, tuple, tuple]:
+    """The cell format (gbench/recipes/srgan.py): cells of {row, column, experiment, baseline, overrides, metric, paper}."""
+    cells = []
+    for c in spec["cells"]:
+        overrides = dict(c.get("overrides") or {})
+        baseline = c.get("baseline") or ""
+        protocol = spec.get("protocol") or _experiment_protocol(c.get("experiment"), overrides)
+        unavailable = "" if c.get("experiment") or baseline else "published only: gbench has no experiment for this method"
+        cells.append(Cell(c["row"], c["column"], c["metric"], c.get("paper"), c.get("experiment"), _items(overrides), None, protocol,
+                          baseline=baseline, unavailable=unavailable))
+    return tuple(spec["rows"]), tuple(spec["columns"]), tuple(cells)
+
+
+def _imported(module: str, name: str) -> Table:
+    """A table defined as plain data in gbench/recipes/<module>.py; "not available" (with the reason) when the
+    module or the table is missing or its format is not understood."""
+    where = f"gbench/recipes/{module}.py"
+    try:
+        spec = getattr(importlib.import_module(f"gbench.recipes.{module}"), "TABLES", {}).get(name)
+    except Exception as exc:  # a module another change is still writing must not break every other table
+        return Table(name, name, where, (), (), (), unavailable=f"{where} could not be imported ({type(exc).__name__}: {exc})")
+    if spec is None:
+        return Table(name, name, where, (), (), (), unavailable=f"{where} defines no table {name!r}")
+    try:
+        rows, columns, cells = _adapt_cells(spec) if "cells" in spec else _adapt_rows(spec)
+    except (KeyError, TypeError, AttributeError) as exc:
+        return Table(name, spec.get("title", name), where, (), (), (), unavailable=f"the format of {where}'s {name!r} is not understood ({exc!r})")
+    return Table(name, spec.get("title", name), spec.get("source", where), rows, columns, cells, tuple(spec.get("notes", ())))
+
+
+TABLES: dict[str, Callable[[], Table]] = {
+    "transgan-table1": _transgan_table1,
+    "transgan-table2": _transgan_table2,
+    "transgan-table3": _transgan_table3,
+    "transgan-table4": _transgan_table4,
+    "transgan-table5": _transgan_table5,
+    "pix2pix-losses": lambda: _imported("pix2pix", "pix2pix-losses"),
+    "pix2pix-patch": lambda: _imported("pix2pix", "pix2pix-patch"),
+    "cyclegan-cityscapes": lambda: _imported("cyclegan", "cyclegan-cityscapes"),
+    "srgan-x4": lambda: _imported("srgan", "srgan-x4"),
+    "biggan-imagenet128": _biggan,
+    "dgp-inversion": _dgp,
+}
+EXTRA_TABLES: dict[str, Table] = {}  # registered at run time (tests, notebooks): name -> Table
+
+
+def table_names() -> list[str]:
+    return [*TABLES, *EXTRA_TABLES]
+
+
+def register_table(table: Table) -> None:
+    EXTRA_TABLES[table.name] = table
+
+
+def get_table(name: str) -> Table:
+    if name in EXTRA_TABLES:
+        return EXTRA_TABLES[name]
+    if name not in TABLES:
+        hint = difflib.get_close_matches(name, table_names(), n=1)
+        raise GBenchError(f"unknown table {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(table_names())}"))
+    return TABLES[name]()
