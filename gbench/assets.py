@@ -28,7 +28,7 @@ import torch
 
 from gbench.data.download import cached_sha256, describe_checksum, is_offline, verify
 from gbench.data.download import download as download_file
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.paths import assets_dir, gbench_home  # noqa: F401  (gbench_home: re-exported)
 
 
@@ -73,7 +73,7 @@ ASSETS: dict[str, Asset] = {
 
 def _asset(name: str) -> Asset:
     if name not in ASSETS:
-        raise GBenchError(f"unknown asset {name!r}; known: {', '.join(ASSETS)}")
+        raise UsageError(f"unknown asset {name!r}; known: {', '.join(ASSETS)}")
     return ASSETS[name]
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import random
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, warn
 from gbench.io import atomic_torch_save, sha256_state_dict
 
 KEEP = 2
@@ -65,10 +64,28 @@ def load_latest_checkpoint(run_dir: Path, map_location="cpu") -> tuple[dict, Pat
     """The newest readable checkpoint; an unreadable one is skipped with a warning (and left on disk)."""
     for path in checkpoint_paths(run_dir):
         try:
-            return torch.load(path, map_location=map_location, weights_only=True), path
-        except Exception as exc:  # truncated or corrupt file: fall back to the previous one
-            warnings.warn(f"checkpoint {path.name} is unreadable ({type(exc).__name__}); falling back to the previous one", stacklevel=2)
+            return load_weights_file(path, "checkpoint", map_location), path
+        except GBenchError as exc:  # truncated or corrupt file: fall back to the previous one
+            warn(f"{exc}; falling back to the previous checkpoint (the file is left on disk)")
     return None, None
+
+
+def load_weights_file(path: Path, what: str = "checkpoint", map_location="cpu"):
+    """`torch.load(path, weights_only=True)` with one-line errors: a file holding Python objects beyond tensors and
+    plain containers is refused (it may carry code, and gbench never unpickles that), a damaged one is named as such."""
+    import pickle
+
+    path = Path(path)
+    if not path.is_file():
+        raise GBenchError(f"{what} {path} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise GBenchError(f"{what} {path} holds Python objects other than tensors and plain containers (it may carry code), so "
+                          "gbench refuses to load it; save just the weights (a dict of tensors) with torch.save and use that file") from None
+    except Exception as exc:  # truncated or corrupt archives: torch raises many types
+        reason = " ".join(str(exc).split())[:160]
+        raise GBenchError(f"{what} {path} is unreadable (truncated or corrupt: {type(exc).__name__}: {reason})") from None
 
 
 # ----------------------------------------------------------------------------- reading generators back
@@ -112,13 +129,7 @@ def generator_state(blob, where: str) -> tuple[dict, str, int | None]:
 
 
 def read_checkpoint(path: Path):
-    if not path.is_file():
-        raise GBenchError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated files, pickles with code: torch raises many types
-        reason = " ".join(str(exc).split())[:200]
-        raise GBenchError(f"cannot read checkpoint {path} with torch.load(weights_only=True): {type(exc).__name__}: {reason}") from None
+    return load_weights_file(path, "checkpoint")
 
 
 INIT_HINT = ("train the SRResNet first (`gbench run srresnet-x4 --preset <same preset>`) or point "
@@ -136,10 +147,7 @@ def load_generator_state(spec: str | Path, what: str = "train.init_from", hint: 
         if state is None:
             raise GBenchError(f"{what}: no readable checkpoint in {path / 'checkpoints'}; {hint}")
     else:
-        try:
-            state, ckpt = torch.load(path, map_location="cpu", weights_only=True), path
-        except Exception as exc:
-            raise GBenchError(f"{what}: cannot read {path} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
+        state, ckpt = load_weights_file(path, what), path
     step = None
     if isinstance(state, dict) and "trainer" in state:
         step, state = state["trainer"].get("step"), state["trainer"]

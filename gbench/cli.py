@@ -1,13 +1,17 @@
 """The `gbench` command line: thin commands that parse, call one library function, and print.
 
-User errors (unknown names, bad overrides, missing data or weights, NaN outputs) print one line
-and exit with status 2, no traceback.
+Every command goes through one handler (`user_errors`): an error is one line on stderr and no traceback
+(set GBENCH_DEBUG=1 to see it); exit status 2 for a usage or config error, 1 for a failure while running,
+130 on Ctrl-C. gbench's warnings are one `warning:` line each. Heavy modules (torch, the models) are imported
+inside the commands, so `--help`, `models`, `protocols`, `leaderboard` and config errors answer quickly.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -15,25 +19,64 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, GBenchWarning, UsageError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown", pretty_exceptions_enable=False,
                   help="gbench: train faithful reference GANs, evaluate them under fingerprinted protocols, reproduce paper tables.\n\n"
                        "Start with `gbench run transgan-s --preset smoke` (CPU, offline, under a minute).")
 console = Console()
 err_console = Console(stderr=True)
 
+RESUMABLE = "interrupted; the run keeps its last checkpoint: the same command resumes it"
 
-def user_errors(fn):
-    """Turn a GBenchError into one red line on stderr and exit status 2."""
+
+def _debug() -> bool:
+    return os.environ.get("GBENCH_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, GBenchWarning):
+        err_console.print(f"[yellow]warning:[/yellow] {_one_line(message)}", highlight=False, soft_wrap=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
+def user_errors(fn=None, *, interrupted: str = "interrupted"):
+    """The one error handler of every command: GBenchError -> its one line and exit status (2 usage, 1 runtime);
+    Ctrl-C -> 130 with `interrupted`; any other exception -> one line and 1 (GBENCH_DEBUG=1 re-raises)."""
+    if fn is None:
+        return functools.partial(user_errors, interrupted=interrupted)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        shown, warnings.showwarning = warnings.showwarning, _show_warning
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            err_console.print(f"[bold red]{interrupted}[/bold red]", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
         except GBenchError as exc:
-            err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            if _debug():
+                raise
+            err_console.print(f"[bold red]error:[/bold red] {_one_line(exc)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            if _debug():
+                raise
+            err_console.print(f"[bold red]error:[/bold red] {type(exc).__name__}: {_one_line(exc)[:300]} (unexpected: set "
+                              "GBENCH_DEBUG=1 for the traceback and report it)", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        finally:
+            warnings.showwarning = shown
 
     return wrapper
 
@@ -46,15 +89,15 @@ def models() -> None:
     Example: `gbench models`
     """
     from gbench.experiments import experiments
-    from gbench.inspect import parameter_counts
+    from gbench.inspect import parameter_count_table
 
     registry = experiments()
+    counts = parameter_count_table([exp.paper for exp in registry.values()])
     table = Table(title="gbench experiments", show_lines=False)
     table.add_column("experiment", no_wrap=True, min_width=max(len(name) for name in registry))
     for col in ("model", "G params", "D params", "paper data / protocol", "presets"):
         table.add_column(col, no_wrap=col.endswith("params"), min_width=8 if col.endswith("params") else None, overflow="fold")
-    for exp in registry.values():
-        g, d = parameter_counts(exp.paper)
+    for exp, (g, d) in zip(registry.values(), counts):
         table.add_row(exp.name, exp.title, f"{g / 1e6:.3f}M", f"{d / 1e6:.3f}M" if d else "-",
                       f"{exp.paper.data.dataset} / {exp.paper.eval.protocol}", "paper, " + ", ".join(exp.presets))
     console.print(table)
@@ -90,7 +133,7 @@ def protocols(protocol: Optional[str] = typer.Argument(None, help="show every co
 
 
 @app.command()
-@user_errors
+@user_errors(interrupted=RESUMABLE)
 def run(
     experiment: str = typer.Argument(..., help="experiment name, see `gbench models`"),
     preset: str = typer.Option("paper", "--preset", "-p", help="paper | quick | smoke"),
@@ -98,20 +141,24 @@ def run(
     out: Path = typer.Option(Path("runs"), "--out", help="root folder of run directories"),
     seed: Optional[int] = typer.Option(None, "--seed", help="training seed (default: the experiment's, 0)"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    force_eval: bool = typer.Option(False, "--force-eval", help="a finished run: evaluate its final generator again"),
 ) -> None:
-    """Train an experiment (resuming automatically), evaluate it, write eval.json and a report.
+    """Train an experiment (resuming automatically), evaluate it, write eval.json and a report. The whole config is
+    checked before anything runs; rerunning a finished run prints its results (`--force-eval` recomputes them).
 
     Examples:
 
     * `gbench run dcgan --preset smoke`
     * `gbench run dcgan --set train.steps=2000 --set train.batch_size_d=64 --seed 1`
+    * `gbench run transgan-s --preset smoke --set train.steps=0` (evaluate the untrained model only)
     """
-    from gbench import distributed
     from gbench.experiments import resolve_config
+
+    cfg = resolve_config(experiment, preset, set_, seed)  # refused here, before torch is even imported
+    from gbench import distributed
     from gbench.runs import run_experiment
 
-    cfg = resolve_config(experiment, preset, set_, seed)
-    run_experiment(cfg, out=out, device=device, console=console)
+    run_experiment(cfg, out=out, device=device, console=console, force_eval=force_eval)
     distributed.destroy()  # under torchrun: leave the process group together (no-op otherwise)
 
 
@@ -128,7 +175,7 @@ def sample(
     set_: List[str] = typer.Option([], "--set", "-s", help="with --checkpoint: config override"),
     runs: Path = typer.Option(Path("runs"), "--runs", help="root of run directories"),
     out: Path = typer.Option(Path("samples.png"), "--out", help="PNG grid to write"),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
 ) -> None:
     """Draw samples from a trained generator into a PNG grid (all of one class with --class).
 
@@ -150,8 +197,6 @@ def report(path: Path = typer.Argument(..., help="a run directory")) -> None:
     """
     from gbench.report.run_report import render_run_report
 
-    if not (path / "config.json").exists():
-        raise GBenchError(f"{path} is not a run directory (no config.json)")
     md, html = render_run_report(path)
     console.print(f"wrote {md} and {html}")
 
@@ -189,26 +234,25 @@ def eval_(
     * `gbench eval --protocol cifar10-10k-test --samples fakes/ --device cuda`
     * `gbench eval --protocol sr-x4-y --baseline bicubic` (SR: `--generator` maps LR [0, 1] to HR [0, 1])
     """
+    from gbench.io import ensure_writable_file
     from gbench.protocols import get_protocol
 
     if get_protocol(protocol).scale:  # super-resolution: PSNR/SSIM per test set, always beside bicubic
-        from gbench.io import atomic_write_json
         from gbench.evaluation.sr import run_sr_eval, sr_results_markdown
 
+        path = ensure_writable_file(out or default_sr_output(protocol, run), "--out")
         result = run_sr_eval(protocol, baseline=baseline, run=run, checkpoint=checkpoint, experiment=experiment, preset=preset,
                              overrides=set_, generator=generator, device=device)
-        path = out or default_sr_output(protocol, run)
-        atomic_write_json(result, path)
         console.out(sr_results_markdown(result), highlight=False)
-        console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+        _write_result(result, path)
         return
     if baseline:
-        raise GBenchError(f"--baseline applies to super-resolution protocols, not {protocol}")
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
+        raise UsageError(f"--baseline applies to super-resolution protocols, not {protocol}")
     from gbench import distributed as dist
-    from gbench.io import atomic_write_json
     from gbench.evaluation.sources import default_output, leaderboard_csv, run_eval
+
+    path = ensure_writable_file(out or default_output(protocol, run), "--out") if dist.is_main() else None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*columns, console=err_console, transient=True) as bars:
@@ -230,13 +274,22 @@ def eval_(
                           generator=generator, z_dim=z_dim, seeds=seeds, device=device, batch_size=batch_size, board=board, model=model,
                           progress=progress)
     if dist.is_main():
-        path = out or default_output(protocol, run)
-        atomic_write_json(report, path)
         _print_eval(report)
-        console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+        _write_result(report, path)
         console.print("leaderboard line (CSV):")
         console.out(leaderboard_csv(report["leaderboard"]), highlight=False, end="")
     dist.destroy()  # under torchrun: leave the process group together (no-op otherwise)
+
+
+def _write_result(result: dict, path: Path) -> None:
+    """Write eval.json after the results were printed, so a failing write loses nothing on screen."""
+    from gbench.io import atomic_write_json
+
+    try:
+        atomic_write_json(result, path)
+    except OSError as exc:
+        raise GBenchError(f"the results above could not be written to {path} ({exc.strerror or exc})") from None
+    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
 
 
 def default_sr_output(protocol: str, run: Optional[Path]) -> Path:
@@ -250,9 +303,12 @@ def _print_eval(report: dict) -> None:
         f"{first['comparable_to']}"))
     for col in ("metric", "value", "± std", "std over", "per seed"):
         table.add_column(col, no_wrap=col != "per seed", justify="right" if col in ("value", "± std") else "left")
+    from gbench.leaderboard.boards import DISPLAY_SCALE
+
     for s in report["summary"]:
-        per_seed = ", ".join(f"{v:.4g}" for v in s["values"]) if len(s["values"]) > 1 else ""
-        table.add_row(s["metric"], f"{s['value']:.4f}", "" if s["std"] is None else f"{s['std']:.4f}", s["std_over"], per_seed)
+        label, scale = DISPLAY_SCALE.get(s["metric"], (s["metric"], 1))
+        per_seed = ", ".join(f"{v * scale:.4g}" for v in s["values"]) if len(s["values"]) > 1 else ""
+        table.add_row(label, f"{s['value'] * scale:.4f}", "" if s["std"] is None else f"{s['std'] * scale:.4f}", s["std_over"], per_seed)
     console.print(table)
     seconds = sum(r["seconds"] for r in report["results"])
     console.print(f"{len(report['results'])} evaluation(s) in {seconds:.1f} s" + (f" on {report['world_size']} processes" if report["world_size"] > 1 else ""))
@@ -309,7 +365,7 @@ def data_prepare(
     Example: `gbench data prepare cityscapes --root ~/data/cityscapes-official`
     """
     if name != "cityscapes":
-        raise GBenchError(f"only cityscapes needs preparing, not {name!r}")
+        raise UsageError(f"only cityscapes needs preparing, not {name!r}")
     from gbench.data.cityscapes import prepare_cityscapes
 
     console.print(f"prepared {prepare_cityscapes(root)}", soft_wrap=True, highlight=False)
@@ -367,7 +423,7 @@ def bench(
     """
     if not eval_:
         if not experiment:
-            raise GBenchError("name the experiment to time, e.g. `gbench bench transgan-s` (or use --eval)")
+            raise UsageError("name the experiment to time, e.g. `gbench bench transgan-s` (or use --eval)")
         from gbench.bench import bench_train_step, format_step_timings
         from gbench.experiments import resolve_config
         from gbench.distributed import resolve_device
@@ -422,16 +478,17 @@ def leaderboard(
     from gbench import leaderboard as lb
 
     if format_ not in ("table", "csv", "md"):
-        raise GBenchError(f"--format must be table, csv or md, not {format_!r}")
+        raise UsageError(f"--format must be table, csv or md, not {format_!r}")
     if board is None:
-        table = Table(title="gbench leaderboards (leaderboards/*.csv)")
-        for col in ("board", "title", "ranked by", "published rows"):
+        table = Table(title=f"gbench leaderboards (leaderboards/*.csv, plus local results under {runs})")
+        for col in ("board", "title", "ranked by", "published rows", "local rows"):
             table.add_column(col, overflow="fold")
-        for name, title, primary, count in lb.board_summary():
-            table.add_row(name, title, primary, str(count))
+        for name, title, primary, published, local in lb.board_summary(runs=runs):
+            table.add_row(name, title, primary, str(published), str(local))
         console.print(table)
         return
-    info, groups = lb.build_board(board, runs, metric=metric)
+    skipped: list = []
+    info, groups = lb.build_board(board, runs, metric=metric, skipped=skipped)
     if format_ == "csv":
         console.out(lb.render_csv(info, groups, metric), highlight=False, end="")
     elif format_ == "md":
@@ -439,16 +496,20 @@ def leaderboard(
     else:
         for table in lb.rich_tables(info, groups, metric):
             console.print(table)
+    for path, reason in skipped:
+        err_console.print(f"[yellow]skipped[/yellow] {path}: {reason}", highlight=False, soft_wrap=True)
 
 
 @app.command()
-@user_errors
+@user_errors(interrupted=RESUMABLE)
 def reproduce(
     table: Optional[str] = typer.Argument(None, help="table name, e.g. transgan-table3; omit to list the tables"),
     preset: str = typer.Option("paper", "--preset", "-p", help="paper | quick | smoke"),
     only: List[str] = typer.Option([], "--only", help="only this row (exact label, else every row containing the text; repeatable)"),
     seeds: int = typer.Option(1, "--seeds", help="training seeds per cell (seed, seed+1, ...); mean ± std over them"),
     jobs: int = typer.Option(1, "--jobs", "-j", help="cells trained at once in worker processes (one per visible GPU, else CPU workers)"),
+    threads: int = typer.Option(0, "--threads", help="CPU threads per training process (default: the cores split between --jobs); "
+                                "pin it to reproduce CPU numbers on another machine"),
     out: Path = typer.Option(Path("runs"), "--out", help="root folder of the cells' run directories"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     set_: List[str] = typer.Option([], "--set", "-s", help="extra config override for every cell (makes the cells not comparable)"),
@@ -463,7 +524,7 @@ def reproduce(
     Examples:
 
     * `gbench reproduce`
-    * `gbench reproduce transgan-table3 --preset smoke --jobs 2`
+    * `gbench reproduce transgan-table3 --preset smoke --jobs 2 --threads 1`
     * `gbench reproduce transgan-table4 --seeds 3 --only XL --device cuda`
     """
     from gbench import tables
@@ -502,9 +563,13 @@ def reproduce(
         console.print(f"{len(plan.jobs)} run(s): {len(plan.jobs) - len(todo)} finished, {len(todo)} to train")
         return
     if jobs < 1:
-        raise GBenchError("--jobs must be at least 1")
+        raise UsageError("--jobs must be at least 1")
+    from gbench.io import ensure_writable_dir
+
+    ensure_writable_dir(reports or Path("reports") / preset, "--reports")
+    ensure_writable_dir(out, "--out")
     plan, measured, failed = tables.reproduce(table, preset=preset, seeds=seeds, jobs=jobs, out=out, device=device, only=tuple(only),
-                                              extra=tuple(set_), run=not no_run, console=console)
+                                              extra=tuple(set_), run=not no_run, threads=threads, console=console)
     paths = render_table_report(plan, measured, reports or Path("reports") / preset)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
     if failed:
@@ -521,8 +586,10 @@ def compare(
 
     Example: `gbench compare runs/transgan-s/smoke-1a2b3c4d runs/transgan-m/smoke-5e6f7a8b`
     """
+    from gbench.io import ensure_writable_dir
     from gbench.report.compare import render_compare_report
 
+    ensure_writable_dir(report, "--report")
     md, html = render_compare_report(runs, report)
     console.print(f"wrote {md} and {html}")
 

@@ -1,4 +1,4 @@
-"""Run configuration: frozen dataclasses per section, presets as override dicts, `--set` parsing, hashing.
+"""Run configuration: frozen dataclasses per section, presets as override dicts, `--set` parsing, validation, hashing.
 
 A run is fully described by a `RunConfig`. Experiments (gbench/experiments.py) give the `paper`
 config and each preset as a dict of dotted overrides on top of it; users add `--set a.b=c`.
@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 
 PRESETS = ("paper", "quick", "smoke")
 
@@ -157,7 +157,7 @@ def _parse_value(text: str, like: Any, where: str) -> Any:
             return text
     except (ValueError, json.JSONDecodeError):
         pass
-    raise GBenchError(f"--set {where}: cannot read {text!r} as {type(like).__name__}")
+    raise UsageError(f"--set {where}: cannot read {text!r} as {type(like).__name__}")
 
 
 def _parse_literal(text: str) -> Any:
@@ -173,7 +173,7 @@ def _parse_literal(text: str) -> Any:
 def _unknown(kind: str, name: str, known) -> GBenchError:
     hint = difflib.get_close_matches(name, list(known), n=1)
     tail = f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(sorted(known))}"
-    return GBenchError(f"unknown {kind} {name!r}{tail}")
+    return UsageError(f"unknown {kind} {name!r}{tail}")
 
 
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str], *, from_text: bool = False) -> RunConfig:
@@ -186,7 +186,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str], *, fr
         pairs = {}
         for item in overrides:
             if "=" not in item:
-                raise GBenchError(f"--set expects key=value, got {item!r}")
+                raise UsageError(f"--set expects key=value, got {item!r}")
             key, value = item.split("=", 1)
             pairs[key.strip()] = value
         overrides, from_text = pairs, True
@@ -209,12 +209,12 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str], *, fr
         current = getattr(section, name)
         if rest:
             if not isinstance(current, dict) or len(rest) != 1:
-                raise GBenchError(f"--set {key}: {section_name}.{name} has no sub-keys")
+                raise UsageError(f"--set {key}: {section_name}.{name} has no sub-keys")
             new_value = {**current, rest[0]: _parse_literal(value) if from_text else value}
         else:
             new_value = _parse_value(value, current, key) if from_text and isinstance(value, str) else value
             if isinstance(current, dict):
-                raise GBenchError(f"--set {key}: set single fields, e.g. {key}.<field>=<value>")
+                raise UsageError(f"--set {key}: set single fields, e.g. {key}.<field>=<value>")
             if not from_text:
                 _check_type(new_value, current, key)
         cfg = replace(cfg, **{section_name: replace(section, **{name: new_value})})
@@ -253,3 +253,141 @@ def non_defaults(cfg: RunConfig, base: RunConfig) -> set[str]:
             if getattr(a, f.name) != getattr(b, f.name):
                 out.add(f"{name}.{f.name}")
     return out
+
+
+# ----------------------------------------------------------------------------- validation
+
+# The names the trainers accept (tests check these equal the trainers' own lists).
+LOSSES = ("ns", "minimax", "hinge", "wgan", "wgan-gp", "wgan-gp-eps", "lsgan")
+LOOP_ORDERS = ("d-first", "g-first", "g-first-skip0", "simultaneous")
+LR_SCHEDULES = ("constant", "linear", "exponential", "step")
+AUGMENTS = ("none", "diffaug", "diffaug-transgan")
+AUGMENT_OPS = {"diffaug": ("color", "translation", "cutout"), "diffaug-transgan": ("color", "translation", "cutout", "stl_erase_ratio")}
+PIX2PIX_OBJECTIVES = ("l1", "gan", "cgan", "l1+gan", "l1+cgan")
+CONTENT_LOSSES = ("mse", "vgg54", "vgg54-random")
+
+
+def _rule(test, wants: str):
+    return test, wants
+
+
+def _at_least(low):
+    return _rule(lambda v: v >= low, f">= {low}")
+
+
+def _positive():
+    return _rule(lambda v: v > 0, "> 0")
+
+
+def _unit(closed_high: bool = False):
+    return _rule((lambda v: 0 <= v <= 1) if closed_high else (lambda v: 0 <= v < 1), "in [0, 1]" if closed_high else "in [0, 1)")
+
+
+def _one_of(*choices):
+    return _rule(lambda v: v in choices, "one of " + ", ".join(repr(c) if c == "" else str(c) for c in choices))
+
+
+def _pair(test, wants: str):
+    return _rule(lambda v: len(v) == 2 and all(test(x) for x in v), f"two values, each {wants}")
+
+
+def _policy_ops(policy: str) -> list[str]:
+    return [op.strip() for op in policy.split(",") if op.strip()]
+
+
+_ANY = _rule(lambda v: True, "")
+# Every field of every section has a rule (a test checks), so a new field must say what it accepts.
+RULES: dict[str, tuple] = {
+    "seed": _rule(lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
+    "preset": _one_of(*PRESETS),
+    "experiment": _ANY,
+    "model.generator": _rule(bool, "a model name (`gbench models`)"), "model.discriminator": _ANY,
+    "model.g_kwargs": _ANY, "model.d_kwargs": _ANY,  # checked against the model's config dataclass when the models are built
+    "data.dataset": _rule(bool, "a dataset name"), "data.split": _rule(bool, "a split name"), "data.root": _ANY,
+    "data.resolution": _at_least(1), "data.flip": _ANY, "data.size": _at_least(0), "data.dequantize": _ANY,
+    "data.load_size": _at_least(0), "data.direction": _one_of("AtoB", "BtoA"),
+    "train.steps": _at_least(0), "train.n_critic": _at_least(1), "train.batch_size_d": _at_least(1), "train.batch_size_g": _at_least(1),
+    "train.loss": _one_of(*LOSSES), "train.gp_weight": _at_least(0), "train.drift_weight": _at_least(0), "train.r1_gamma": _at_least(0),
+    "train.r1_after_augment": _ANY, "train.loop_order": _one_of(*LOOP_ORDERS), "train.optimizer": _one_of("adam", "sgd"),
+    "train.lr_g": _positive(), "train.lr_d": _positive(), "train.betas_g": _pair(lambda x: 0 <= x < 1, "in [0, 1)"),
+    "train.betas_d": _pair(lambda x: 0 <= x < 1, "in [0, 1)"), "train.momentum": _unit(), "train.momentum_final": _unit(),
+    "train.momentum_ramp_epochs": _rule(lambda v: len(v) == 2 and 0 <= v[0] <= v[1], "(start, end) with 0 <= start <= end"),
+    "train.lr_schedule": _one_of(*LR_SCHEDULES), "train.lr_decay": _at_least(1), "train.lr_min": _at_least(0),
+    "train.grad_clip": _at_least(0), "train.ema": _ANY, "train.ema_decay": _unit(), "train.ema_halflife_kimg": _at_least(0),
+    "train.ema_rampup": _at_least(0), "train.ema_start_step": _at_least(0), "train.augment": _one_of(*AUGMENTS),
+    "train.augment_policy": _rule(lambda v: all(op in AUGMENT_OPS["diffaug-transgan"] for op in _policy_ops(v)),
+                                  "comma-separated " + ", ".join(AUGMENT_OPS["diffaug-transgan"])),
+    "train.co_train_sr": _ANY, "train.co_train_sr_weight": _at_least(0), "train.local_init": _one_of("", "off", "band", "window"),
+    "train.precision": _one_of("fp32", "bf16"), "train.compile": _ANY, "train.checkpoint_every": _at_least(1),
+    "train.sample_every": _at_least(0), "train.eval_every": _at_least(0), "train.log_every": _at_least(1),
+    "train.content_loss": _one_of(*CONTENT_LOSSES), "train.adv_weight": _at_least(0), "train.init_from": _ANY,
+    "train.pretrain_steps": _at_least(0), "train.lr_step_at": _at_least(0), "train.lr_step_factor": _positive(),
+    "train.pix2pix_objective": _one_of(*PIX2PIX_OBJECTIVES), "train.lambda_l1": _at_least(0), "train.lambda_cycle": _at_least(0),
+    "train.lambda_identity": _at_least(0), "train.pool_size": _at_least(0), "train.epochs_constant": _at_least(0),
+    "train.epochs_decay": _at_least(0),
+    "eval.protocol": _rule(bool, "a protocol id (`gbench protocols`)"), "eval.at_start": _ANY, "eval.use_ema": _ANY,
+    "eval.batch_size": _at_least(1), "eval.segmenter": _ANY,
+}
+
+
+def _fields_of(cfg: RunConfig):
+    for f in fields(RunConfig):
+        if f.name in SECTIONS:
+            section = getattr(cfg, f.name)
+            for g in fields(section):
+                yield f"{f.name}.{g.name}", getattr(section, g.name), SECTIONS[f.name].__dataclass_fields__[g.name].default
+        else:
+            yield f.name, getattr(cfg, f.name), None
+
+
+def _type_ok(value, key: str, cfg_default) -> bool:
+    """The value has the field's declared kind (bool is not a number here; ints pass for floats)."""
+    like = cfg_default
+    if like is None or like is dataclasses.MISSING or isinstance(like, dict):
+        return True
+    if isinstance(like, bool):
+        return isinstance(value, bool)
+    if isinstance(like, (int, float)):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and (isinstance(like, float) or isinstance(value, int))
+    return isinstance(value, type(like))
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Refuse a config before anything runs: every field's type and range, then the rules between fields.
+    Raises one UsageError naming the key, the value and what is accepted; returns `cfg` unchanged."""
+    for key, value, default in _fields_of(cfg):
+        if key not in RULES:
+            raise UsageError(f"{key} has no validation rule (gbench/config.py RULES)")
+        if not _type_ok(value, key, default):
+            raise UsageError(f"{key} = {value!r}: expected {type(default).__name__}")
+        test, wants = RULES[key]
+        try:
+            ok = test(value)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise UsageError(f"{key} = {value!r}: must be {wants}")
+    t, d = cfg.train, cfg.data
+    rules = [
+        (t.loop_order == "simultaneous" and t.n_critic != 1, "train.loop_order simultaneous takes one D and one G update per step: "
+                                                              f"train.n_critic must be 1, not {t.n_critic}"),
+        (t.loop_order == "simultaneous" and (t.batch_size_g != t.batch_size_d or t.r1_gamma > 0 or t.loss in ("wgan-gp", "wgan-gp-eps")),
+         "train.loop_order simultaneous takes both updates from one batch: it needs train.batch_size_g = train.batch_size_d and no "
+         "gradient penalty (R1, WGAN-GP)"),
+        (t.co_train_sr and t.loop_order != "d-first", "train.co_train_sr (MT-CT) uses the reals of the step's last D batch: "
+                                                       f"it needs train.loop_order d-first, not {t.loop_order}"),
+        (t.r1_after_augment and t.r1_gamma == 0, "train.r1_after_augment is set but train.r1_gamma is 0 (no R1 penalty)"),
+        (t.momentum_final > 0 and t.optimizer != "sgd", "train.momentum_final ramps SGD momentum: it needs train.optimizer sgd"),
+        (bool(d.load_size) and d.load_size < d.resolution, f"data.load_size {d.load_size} is smaller than the crop "
+                                                            f"data.resolution {d.resolution}"),
+        (t.augment in AUGMENT_OPS and any(op not in AUGMENT_OPS[t.augment] for op in _policy_ops(t.augment_policy)),
+         f"train.augment_policy {t.augment_policy!r}: {t.augment} takes " + ", ".join(AUGMENT_OPS.get(t.augment, ()))),
+        (t.ema_halflife_kimg == 0 and t.ema_rampup > 0, "train.ema_rampup caps the EMA half-life: it needs train.ema_halflife_kimg > 0"),
+    ]
+    for broken, message in rules:
+        if broken:
+            raise UsageError(message)
+    from gbench.protocols import get_protocol
+
+    get_protocol(cfg.eval.protocol)  # an unknown protocol id is an error with a suggestion
+    return cfg

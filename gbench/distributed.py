@@ -17,7 +17,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 
 TIMEOUT = datetime.timedelta(minutes=60)  # the main rank may compute reference statistics while the others wait
 
@@ -26,9 +26,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GBenchError("--device cuda requested but torch sees no CUDA device (use --device cpu or auto)")
+        raise UsageError("--device cuda requested but torch sees no CUDA device (use --device cpu or auto)")
     if name not in ("cpu",) and not name.startswith("cuda"):
-        raise GBenchError(f"--device must be auto, cpu or cuda[:N], not {name!r}")
+        raise UsageError(f"--device must be auto, cpu or cuda[:N], not {name!r}")
     return torch.device(name)
 
 

@@ -12,8 +12,8 @@ import difflib
 import functools
 from dataclasses import dataclass, field, replace
 
-from gbench.config import PRESETS, RunConfig, apply_overrides
-from gbench.errors import GBenchError
+from gbench.config import PRESETS, RunConfig, apply_overrides, validate
+from gbench.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,9 @@ def _collect() -> dict[str, Experiment]:
     return found
 
 
-def _unknown(kind: str, name: str, known) -> GBenchError:
+def _unknown(kind: str, name: str, known) -> UsageError:
     hint = difflib.get_close_matches(name, list(known), n=1)
-    return GBenchError(f"unknown {kind} {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"))
+    return UsageError(f"unknown {kind} {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,10 +76,10 @@ def paper_config_for(name: str) -> RunConfig:
 
 
 def resolve_config(name: str, preset: str = "paper", overrides: list[str] | None = None, seed: int | None = None) -> RunConfig:
-    """The fully resolved config of `gbench run NAME --preset P --set ... --seed N`."""
+    """The fully resolved and validated config of `gbench run NAME --preset P --set ... --seed N`."""
     cfg = get_experiment(name).config(preset)
     if overrides:
         cfg = apply_overrides(cfg, list(overrides))
     if seed is not None:
         cfg = replace(cfg, seed=seed)
-    return cfg
+    return validate(cfg)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gbench.assets import ASSETS, asset_status, fetch_asset
 from gbench.data.download import DATASETS, dataset_status, fetch_command, fetch_dataset, resolve_root
-from gbench.errors import GBenchError
+from gbench.errors import UsageError
 
 
 def _megabytes(size: int | None) -> str:
@@ -38,4 +38,4 @@ def fetch(name: str, root: Path | str | None = None) -> Path:
         return fetch_asset(name)
     if name in DATASETS:
         return fetch_dataset(name, root)
-    raise GBenchError(f"unknown dataset or asset {name!r}; known: {', '.join([*DATASETS, *ASSETS])}")
+    raise UsageError(f"unknown dataset or asset {name!r}; known: {', '.join([*DATASETS, *ASSETS])}")

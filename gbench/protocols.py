@@ -14,12 +14,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from gbench.errors import GBenchError
+from gbench.errors import UsageError
 
 STREAM_CHUNK = 500  # samples per chunk of a protocol's z stream (the unit of seeding and of sharding)
 # How generated samples are drawn (gbench/evaluation/evaluate.py); part of every fingerprint, since the same seed
 # under another scheme gives other images. Bump the version when the scheme changes.
-SAMPLE_STREAM = f"v1: chunks of {STREAM_CHUNK}, z then labels per chunk from sha256(seed, chunk index)"
+SAMPLE_STREAM = f"v2: chunks of {STREAM_CHUNK}, z then labels per chunk from sha256(seed, chunk index)"
 QUANTIZATION = "uint8 = clamp(round((x + 1) * 127.5), 0, 255)"  # the one convention for generated images
 INCEPTION_RESIZE = "TF1-compatible bilinear to 299x299 inside torch-fidelity's inception-v3-compat"
 # super-resolution (gbench/data/sr.py, gbench/evaluation/sr.py)
@@ -47,6 +47,10 @@ class Protocol:
     is_splits: int = 10
     kid_subsets: int = 100
     kid_subset_size: int = 1000
+    kid_seed: int = 2020  # numpy RandomState seed of the KID subsets (torch-fidelity's default)
+    kid_degree: int = 3  # polynomial kernel (gamma x.y + coef0)^degree, gamma = 1 / feature dimension
+    kid_coef0: float = 1.0
+    is_shuffle_seed: int = 2020  # numpy RandomState seed of the shuffle before the IS splits (torch-fidelity's default)
     sample_seed: int = 0  # seed of the z (and label) stream of generated samples
     sample_stream: str = SAMPLE_STREAM
     quantization: str = QUANTIZATION
@@ -62,6 +66,7 @@ class Protocol:
     reference_compatible: bool = False  # FCN-score: mimic the official scorer's quirks (gbench/metrics/segmentation.py)
 
     def constants(self) -> dict:
+        """Every constant, prose included (what `gbench protocols ID` shows)."""
         out = dataclasses.asdict(self)
         for name in ("scale", "crop_border", "test_sets", "lr_source",  # SR and img2img only: left out of other protocols' constants,
                      "source_split", "segmentation_classes", "reference_compatible"):
@@ -120,6 +125,9 @@ PROTOCOLS: dict[str, Protocol] = {
                  source_split="valA"),
         Protocol("toy-shapes32", "shapes32 toy protocol: features of a small classifier trained on shapes32; not comparable to any paper",
                  "toy-shapes32", "shapes32", "test", 2_000, 5_000, 32, "none (32x32 in)", kid_subsets=50, kid_subset_size=1000),
+        Protocol("toy-shapes-gray28", "shapes-gray toy protocol (the MNIST models' smoke runs): grey 28x28 samples vs grey 28x28 shapes "
+                 "through the toy-shapes32 classifier; not comparable to any paper", "toy-shapes32", "shapes-gray", "test", 2_000, 5_000, 28,
+                 "grey replicated to RGB, bilinear (antialiased) 28 -> 32 inside the toy classifier", kid_subsets=50, kid_subset_size=1000),
     ]
 }
 
@@ -127,11 +135,29 @@ PROTOCOLS: dict[str, Protocol] = {
 def get_protocol(protocol_id: str) -> Protocol:
     if protocol_id not in PROTOCOLS:
         hint = difflib.get_close_matches(protocol_id, PROTOCOLS, n=1)
-        raise GBenchError(f"unknown protocol {protocol_id!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(PROTOCOLS)}"))
+        raise UsageError(f"unknown protocol {protocol_id!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(PROTOCOLS)}"))
     return PROTOCOLS[protocol_id]
 
 
+PROSE = ("description", "comparable")  # words about a protocol: editing them changes no number, so no fingerprint
+TORCH_FIDELITY_EXTRACTORS = ("inception-v3-compat",)  # extractors whose code comes from torch-fidelity
+
+
+def _torch_fidelity_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch-fidelity")
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def fingerprint(protocol: Protocol, extractor_sha256: str, reference_checksum: str) -> str:
-    """`<id>@<hash8>` over the protocol's constants, the extractor weights and the reference data."""
-    blob = json.dumps({**protocol.constants(), "extractor_sha256": extractor_sha256, "reference_checksum": reference_checksum}, sort_keys=True, default=list)
+    """`<id>@<hash8>` over what changes a number: the protocol's constants (not its prose), the extractor weights,
+    the reference data, and torch-fidelity's version when the extractor's code is torch-fidelity's."""
+    constants = {k: v for k, v in protocol.constants().items() if k not in PROSE}
+    if protocol.extractor in TORCH_FIDELITY_EXTRACTORS:
+        constants["torch_fidelity"] = _torch_fidelity_version()
+    blob = json.dumps({**constants, "extractor_sha256": extractor_sha256, "reference_checksum": reference_checksum}, sort_keys=True,
+                      default=list)
     return f"{protocol.id}@{hashlib.sha256(blob.encode()).hexdigest()[:8]}"

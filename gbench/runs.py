@@ -24,12 +24,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 import gbench
-from gbench.config import RunConfig
-from gbench.errors import GBenchError
-from gbench.io import atomic_write_json
+from gbench.config import RunConfig, validate
+from gbench.errors import GBenchError, warn
+from gbench.io import atomic_write_json, ensure_writable_dir
 from gbench.checkpoint import load_latest_checkpoint, rng_state, save_checkpoint, set_rng_state
 from gbench.distributed import resolve_device
 from gbench.experiments import get_experiment
+from gbench.models import check_models
 from gbench.train.gan import GANTrainer, StepLog, check_finite
 
 
@@ -53,20 +54,36 @@ def run_dir_for(cfg: RunConfig, out: str | Path) -> Path:
 
 def _git_commit() -> str:
     try:
-        root = Path(__file__).resolve().parents[2]
+        root = Path(__file__).resolve().parents[1]
         return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
 
+def runtime(device: torch.device, cfg: RunConfig) -> dict:
+    """What besides the config moves CPU numerics: threads, device, dtype and the determinism switches.
+    Recorded in config.json and shown in reports (a 1-thread and a 2-thread CPU run differ in the last bits,
+    and over hundreds of steps that moves a smoke FID by whole points)."""
+    return {"device": str(device), "torch_threads": torch.get_num_threads(), "precision": cfg.train.precision,
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark)}
+
+
 def _write_config(run_dir: Path, cfg: RunConfig, device: torch.device) -> None:
+    """config.json is derived from the config: written once, rewritten (with a warning) when unreadable."""
     path = run_dir / "config.json"
     if path.exists():
-        return
+        try:
+            if json.loads(path.read_text())["config_hash"] == cfg.hash():
+                return
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        warn(f"{path} was unreadable or belonged to another config; rewritten from the run's config")
     atomic_write_json({
         "config": cfg.to_dict(),
         "config_hash": cfg.hash(),
         "device": str(device),
+        "runtime": runtime(device, cfg),
         "versions": {"gbench": gbench.__version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
         "git_commit": _git_commit(),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -80,11 +97,53 @@ def _seed_everything(seed: int) -> None:
 
 
 def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from (a killed run may have logged past it)."""
+    """Drop log lines written after the checkpoint we resume from (a killed run may have logged past it), and
+    unreadable lines (a write cut off by the kill), saying how many."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    kept, broken = [], 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            broken += 1
+    if broken:
+        warn(f"{path}: dropped {broken} unreadable line(s)")
     path.write_text("".join(line + "\n" for line in kept))
+
+
+def _eval_report(cfg: RunConfig, run_dir: Path, evals: list[dict], world: int) -> dict:
+    return {"experiment": cfg.experiment, "preset": cfg.preset, "run_dir": str(run_dir), "config_hash": cfg.hash(),
+            "final": evals[-1], "evaluations": evals, "world_size": world}
+
+
+def finished_result(cfg: RunConfig, run_dir: Path) -> dict | None:
+    """The eval.json of a finished run of `cfg`, else None. An unreadable eval.json is rebuilt from the final
+    checkpoint (which holds every evaluation) when the run is finished, with a warning."""
+    path = run_dir / "eval.json"
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+            if data["config_hash"] == cfg.hash() and data["final"]["step"] >= cfg.train.steps:
+                return data
+            if data["config_hash"] == cfg.hash():
+                return None
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    state, ckpt = load_latest_checkpoint(run_dir) if (run_dir / "checkpoints").is_dir() else (None, None)
+    if state is None or state.get("config_hash") != cfg.hash():
+        return None
+    evals = json.loads(state["evals"])
+    if not evals or state["trainer"].get("step", -1) < cfg.train.steps or evals[-1]["step"] < cfg.train.steps:
+        return None
+    data = _eval_report(cfg, run_dir, evals, int(state.get("world_size", 1)))
+    atomic_write_json(data, path)
+    if path.exists():
+        warn(f"{path} was missing or unreadable; rebuilt from {ckpt.name}")
+    return data
 
 
 def run_experiment(cfg: RunConfig, **kwargs) -> Path:
@@ -92,31 +151,56 @@ def run_experiment(cfg: RunConfig, **kwargs) -> Path:
     return train_and_evaluate(cfg, task=get_experiment(cfg.experiment).task, **kwargs)
 
 
+PROGRESS_LINE_SECONDS = 30  # without a terminal (logs, Slurm), one progress line at most this often
+
+
 def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "runs", device: str = "auto",
-                       console: Console | None = None, stop_after: int | None = None) -> Path:
+                       console: Console | None = None, stop_after: int | None = None, force_eval: bool = False) -> Path:
     """Train (or resume) the run of `cfg`, evaluate at step 0 and at the end, write eval.json and reports.
 
-    `stop_after`: return after that many G steps (tests use it to simulate an interrupted run).
+    The config is validated and every output location checked before anything is created or computed; a finished
+    run prints its results without recomputing them unless `force_eval`. `train.steps=0` evaluates the untrained
+    model only. `stop_after`: return after that many G steps (tests use it to simulate an interrupted run).
     """
     from gbench import distributed as dist
+    from gbench.paths import gbench_home
     from gbench.report.run_report import render_run_report
 
+    validate(cfg)
+    check_models(cfg)
     rank, world = dist.init_from_env(resolve_device(device))  # under torchrun: one process per device
     dev = dist.device_for_rank(resolve_device(device))
     main = rank == 0  # rank 0 writes every file and prints; all ranks train and evaluate
     console = (console or Console()) if main else Console(quiet=True)
     run_dir = run_dir_for(cfg, out)
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_config(run_dir, cfg, dev)
-    dist.barrier()
-    log_path = run_dir / "metrics.jsonl"
+        ensure_writable_dir(out, "--out")
+        ensure_writable_dir(gbench_home(), "GBENCH_HOME (caches and weights)")
+        done = None if force_eval else finished_result(cfg, run_dir)
+        if done is not None:
+            if not (run_dir / "report.md").exists():
+                render_run_report(run_dir)
+            console.print(f"[bold green]complete[/bold green] {run_dir} (step {done['final']['step']}; rerun with --force-eval to "
+                          "evaluate again)  " + _format_metrics(done["final"]))
+    else:
+        done = None
+    if world > 1:
+        done = dist.broadcast_object(done)
+    if done is not None:
+        return run_dir
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = False
     torch.use_deterministic_algorithms(True, warn_only=dev.type == "cuda")
     _seed_everything(cfg.seed)  # identical model initialisation on every rank
-
-    trainer = _trainer_class(task)(cfg, dev, rank=rank, world_size=world)
+    trainer = _trainer_class(task)(cfg, dev, rank=rank, world_size=world)  # models and data: refused before the run dir exists
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_config(run_dir, cfg, dev)
+        real = run_dir / "samples" / "real.png"
+        if hasattr(trainer, "save_real_samples") and not real.exists():
+            trainer.save_real_samples(real)
+    dist.barrier()
+    log_path = run_dir / "metrics.jsonl"
     if world > 1:
         _seed_everything(cfg.seed + RANK_SEED_STRIDE * rank)  # then a different, reproducible noise stream per rank
     t = cfg.train
@@ -139,8 +223,8 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
         if len(rngs) == world:
             set_rng_state(rngs[rank])
         else:
-            console.print(f"[yellow]warning:[/yellow] the checkpoint was written by {len(rngs)} process(es), this run has {world}: "
-                          "training continues with fresh per-rank noise, so it will not match an uninterrupted run exactly")
+            warn(f"the checkpoint was written by {len(rngs)} process(es), this run has {world}: training continues with fresh "
+                 "per-rank noise, so it will not match an uninterrupted run exactly")
         evals = json.loads(state["evals"])
         if main:
             _truncate_log(log_path, trainer.step)
@@ -148,7 +232,10 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
     else:
         if main:
             log_path.unlink(missing_ok=True)
-        console.print(f"[bold]run[/bold] {cfg.experiment} ({cfg.preset}) -> {run_dir}  [device {dev}]")
+        console.print(f"[bold]run[/bold] {cfg.experiment} ({cfg.preset}) -> {run_dir}  [device {dev}, {torch.get_num_threads()} "
+                      f"CPU thread(s)]")
+        if t.steps == 0:
+            console.print("train.steps=0: evaluating the untrained model only")
         if cfg.eval.at_start:
             evals.append(evaluate(0))
 
@@ -159,9 +246,11 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
                                                     "config_hash": cfg.hash(), "world_size": world})
 
     log, window_start, step_at_window = StepLog(), time.perf_counter(), trainer.step
+    started, last_line = time.perf_counter(), 0.0
+    plain = main and not console.is_terminal  # logs and batch jobs get periodic lines instead of a live bar
 
     def flush_log() -> None:
-        nonlocal log, window_start, step_at_window
+        nonlocal log, window_start, step_at_window, last_line
         if log.count == 0:
             return
         values = log.means()
@@ -177,11 +266,16 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
                 f.write(json.dumps(record) + "\n")
         shown = "  ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in values.items() if k.startswith("loss_"))
         progress.update(bar, losses=f"{shown}  {record['img_per_s']} img/s")
+        now = time.perf_counter()
+        if plain and (now - last_line >= PROGRESS_LINE_SECONDS or trainer.step == t.steps):
+            last_line = now
+            console.print(f"step {trainer.step}/{t.steps} ({100 * trainer.step / max(t.steps, 1):.0f}%)  {shown}  "
+                          f"{record['img_per_s']} img/s  {now - started:.0f} s", highlight=False)
         log, window_start, step_at_window = StepLog(), time.perf_counter(), trainer.step
 
     columns = [TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[losses]}"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=console, transient=False, disable=plain) as progress:
         bar = progress.add_task("train", total=t.steps, completed=trainer.step, losses="")
         while trainer.step < t.steps:
             trainer.train_step(log)
@@ -199,14 +293,21 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
             if stop_after is not None and trainer.step >= stop_after and not last:
                 return run_dir
 
+    if force_eval and evals and evals[-1]["step"] == trainer.step:
+        evals.pop()  # --force-eval: the final evaluation is recomputed (e.g. after the extractor's weights arrived)
     if not evals or evals[-1]["step"] != trainer.step:
         evals.append(evaluate(trainer.step))
         checkpoint()  # the final evaluation is part of the state: a rerun does not recompute it
     final = evals[-1]
     if main:
-        atomic_write_json({"experiment": cfg.experiment, "preset": cfg.preset, "run_dir": str(run_dir), "config_hash": cfg.hash(),
-                           "final": final, "evaluations": evals, "world_size": world}, run_dir / "eval.json")
-        render_run_report(run_dir)
+        report = _eval_report(cfg, run_dir, evals, world)
+        try:
+            atomic_write_json(report, run_dir / "eval.json")
+            render_run_report(run_dir)
+        except OSError as exc:  # the results are in the checkpoint too; show them before failing
+            console.print("final " + _format_metrics(final))
+            raise GBenchError(f"could not write {run_dir / 'eval.json'} or the report ({exc.strerror or exc}); the results above are "
+                              f"also in the final checkpoint: rerun the same command once {run_dir} is writable") from None
     dist.barrier()
     console.print(f"[bold green]done[/bold green] {run_dir}  " + _format_metrics(final))
     return run_dir
@@ -227,7 +328,7 @@ def _format_metrics(result: dict) -> str:
     if "fid" in m:
         parts.append(f"FID {m['fid']:.3f}")
     if "kid_mean" in m:
-        parts.append(f"KID {m['kid_mean']:.4f} ± {m['kid_std']:.4f}")
+        parts.append(f"KID×10³ {1e3 * m['kid_mean']:.3f} ± {1e3 * m['kid_std']:.3f}")
     known = {"is_mean", "is_std", "fid", "kid_mean", "kid_std"}
     parts += [f"{k} {v:.4g}" for k, v in m.items() if k not in known and isinstance(v, (int, float))]  # e.g. FCN scores
     return escape("  ".join(parts) + f"   [{result['fingerprint']}, n_gen {result['n_gen']}, n_ref {result['n_ref']}]")

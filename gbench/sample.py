@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.evaluation.evaluate import _cuda_devices, _seed_global_rng
 from gbench.sampling import generate, grid_image, sample_labels, sample_latent, to_uint8
 
@@ -56,15 +56,15 @@ def load_generator(experiment: str | None = None, *, run: str | Path | None = No
     from gbench.evaluation.sources import from_checkpoint, from_run
 
     if run is not None and checkpoint is not None:
-        raise GBenchError("give a run directory or a checkpoint, not both")
+        raise UsageError("give a run directory or a checkpoint, not both")
     if checkpoint is not None:
         if experiment is None:
-            raise GBenchError("a checkpoint needs the experiment whose generator it fits")
+            raise UsageError("a checkpoint needs the experiment whose generator it fits")
         source = from_checkpoint(Path(checkpoint), experiment, preset or "paper", list(overrides))
     else:
         if run is None:
             if experiment is None:
-                raise GBenchError("name an experiment, a run directory or a checkpoint")
+                raise UsageError("name an experiment, a run directory or a checkpoint")
             run = latest_run(experiment, runs_root, preset)
         source = from_run(Path(run))
         if experiment is not None and source.model != experiment:
@@ -78,10 +78,10 @@ def check_class(G: nn.Module, class_label: int | None) -> None:
         return
     num_classes = getattr(G, "num_classes", 0)
     if not num_classes:
-        raise GBenchError("this generator is unconditional: a class can only be requested from a class-conditional "
+        raise UsageError("this generator is unconditional: a class can only be requested from a class-conditional "
                           "generator (e.g. cdcgan, cgan-mlp, biggan)")
     if not 0 <= class_label < num_classes:
-        raise GBenchError(f"class {class_label} is out of range: this generator has classes 0..{num_classes - 1}")
+        raise UsageError(f"class {class_label} is out of range: this generator has classes 0..{num_classes - 1}")
 
 
 @torch.no_grad()
@@ -89,7 +89,7 @@ def generate_samples(G: nn.Module, n: int = 64, *, class_label: int | None = Non
                      batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(uint8 images (n, C, H, W), labels or None) from G in eval mode; z and labels from a private generator."""
     if n < 1:
-        raise GBenchError(f"the number of samples must be at least 1, got {n}")
+        raise UsageError(f"the number of samples must be at least 1, got {n}")
     check_class(G, class_label)
     g = torch.Generator().manual_seed(seed)
     z = sample_latent(G, n, g)
@@ -122,8 +122,14 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
 def sample(experiment: str | None = None, *, class_label: int | None = None, n: int = 64, seed: int = 0,
            run: str | Path | None = None, checkpoint: str | Path | None = None, preset: str | None = None,
            overrides: list[str] | tuple = (), runs_root: str | Path = "runs", out: str | Path | None = None,
-           device="cpu", nrow: int | None = None) -> Samples:
+           device="auto", nrow: int | None = None) -> Samples:
     """`gbench sample EXP [--class K]`: n samples of `experiment` (all of class K when given), as a PNG grid at `out`."""
+    from gbench.distributed import resolve_device
+    from gbench.io import ensure_writable_file
+
+    device = resolve_device(str(device))
+    if out is not None:
+        ensure_writable_file(out, "--out")
     G, source = load_generator(experiment, run=run, checkpoint=checkpoint, preset=preset, overrides=overrides, runs_root=runs_root)
     check_class(G, class_label)  # before any work: a bad class is a one-line error
     images, labels = generate_samples(G, n, class_label=class_label, seed=seed, device=device)

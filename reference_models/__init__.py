@@ -13,9 +13,11 @@ Discriminators map images (and labels when conditional) to logits of shape (B,) 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import pkgutil
+import traceback
 
 from torch import nn
 
@@ -44,7 +46,27 @@ def _build(kind: str, name: str, overrides: dict) -> nn.Module:
     if name not in table:
         hint = difflib.get_close_matches(name, table, n=1)
         raise KeyError(f"unknown model {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(sorted(table))}"))
-    return table[name](**overrides)
+    try:
+        return table[name](**overrides)
+    except TypeError as exc:
+        config = _config_being_replaced(exc)
+        known = [f.name for f in dataclasses.fields(config)] if config is not None else []
+        bad = [key for key in overrides if key not in known]
+        if not known or not bad:
+            raise
+        hint = difflib.get_close_matches(bad[0], known, n=1)
+        raise TypeError(f"{name} has no config field {bad[0]!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                        + f"; its fields: {', '.join(known)}") from None
+
+
+def _config_being_replaced(exc: TypeError):
+    """The config dataclass a builder's `dataclasses.replace(CONFIG, **overrides)` rejected (every family builds
+    its model that way), found in the traceback; None when the TypeError came from elsewhere."""
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        if frame.f_globals.get("__name__") == "dataclasses" and frame.f_code.co_name in ("replace", "_replace"):
+            obj = frame.f_locals.get("obj")
+            return obj if dataclasses.is_dataclass(obj) else None
+    return None
 
 
 def build_generator(name: str, **overrides) -> nn.Module:

@@ -205,11 +205,11 @@ def test_generator_contract_errors(user_module):
     result, text = cli("eval", "--protocol", PROTOCOL, "--generator", "user_gen:make_without_latent_dim")
     assert result.exit_code == 2 and "--z-dim" in text and "Traceback" not in result.output
     result, text = cli("eval", "--protocol", PROTOCOL, "--generator", "user_gen:make_wrong_size", "--device", "cpu")
-    assert result.exit_code == 2 and "(3, 16, 16)" in text and "(3, 32, 32)" in text
-    for spec, message in [("user_gen", "module:callable"), ("user_gen:nope", "no attribute 'nope'"),
-                          ("no_such_module_xyz:make", "cannot import"), ("user_gen:NOT_CALLABLE", "not a callable")]:
+    assert result.exit_code == 1 and "(3, 16, 16)" in text and "(3, 32, 32)" in text
+    for spec, message, code in [("user_gen", "module:callable", 2), ("user_gen:nope", "no attribute 'nope'", 2),
+                                ("no_such_module_xyz:make", "cannot import", 1), ("user_gen:NOT_CALLABLE", "not a callable", 2)]:
         result, text = cli("eval", "--protocol", PROTOCOL, "--generator", spec)
-        assert result.exit_code == 2 and message in text, (spec, text)
+        assert result.exit_code == code and message in text, (spec, text)
 
 
 def test_generator_without_latent_dim_uses_z_dim_and_conditional_gets_labels(user_module, tmp_path):
@@ -283,7 +283,7 @@ def test_bad_sample_folders_name_the_problem(case, message, tmp_path, test_proto
 def test_bad_folder_through_the_cli_is_one_line(tmp_path):
     folder = write_folder(tmp_path / "fakes", 1000, size=16)
     result, text = cli("eval", "--protocol", PROTOCOL, "--samples", folder)
-    assert result.exit_code == 2 and "0000.png is 16x16" in text and "Traceback" not in result.output
+    assert result.exit_code == 1 and "0000.png is 16x16" in text and "Traceback" not in result.output
 
 
 def test_jpeg_samples_warn_and_first_n_sorted_are_used(tmp_path, test_protocol):
@@ -342,10 +342,10 @@ def test_checkpoint_errors_are_one_line(tmp_path):
     cfg, G, _ = dcgan_smoke_weights()
     torch.save(G.state_dict(), tmp_path / "g.pt")
     result, text = cli("eval", "--protocol", PROTOCOL, "--checkpoint", tmp_path / "g.pt", "--experiment", "dcgan")  # paper preset: wider G
-    assert result.exit_code == 2 and "does not fit the generator of dcgan" in text
+    assert result.exit_code == 1 and "does not fit the generator of dcgan" in text
     (tmp_path / "bad.pt").write_bytes(b"truncated")
     result, text = cli("eval", "--protocol", PROTOCOL, "--checkpoint", tmp_path / "bad.pt", "--experiment", "dcgan")
-    assert result.exit_code == 2 and "cannot read checkpoint" in text and "Traceback" not in result.output
+    assert result.exit_code == 1 and "bad.pt is unreadable (truncated or corrupt" in text and "Traceback" not in result.output
     result, text = cli("eval", "--protocol", PROTOCOL, "--checkpoint", tmp_path / "g.pt")
     assert result.exit_code == 2 and "needs --experiment" in text
     result, text = cli("eval", "--protocol", PROTOCOL, "--run", tmp_path)

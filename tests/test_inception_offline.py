@@ -112,7 +112,7 @@ def test_full_eval_path_on_random_weights_inception(random_inception, offline_ho
 
 def test_missing_inception_weights_offline_is_one_line(offline_home):
     result = runner.invoke(app, ["eval", "--protocol", "cifar10-50k", "--generator", "tiny_inception_gen:make", "--device", "cpu"])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     text = " ".join(result.output.split())
     assert "missing asset inception" in text and "weights-inception-2015-12-05-6726825d.pth" in text
     assert "gbench data fetch inception" in text and str(offline_home / "assets") in text and "offline" in text
@@ -122,11 +122,11 @@ def test_missing_inception_weights_offline_is_one_line(offline_home):
 def test_data_list_and_fetch_offline(offline_home, tmp_path):
     result = runner.invoke(app, ["data", "fetch", "inception"])
     text = " ".join(result.output.split())
-    assert result.exit_code == 2 and "weights-inception-2015-12-05-6726825d.pth" in text and "Traceback" not in result.output
+    assert result.exit_code == 1 and "weights-inception-2015-12-05-6726825d.pth" in text and "Traceback" not in result.output
     root = tmp_path / "data"
     result = runner.invoke(app, ["data", "fetch", "cifar10", "--root", str(root)])
     text = " ".join(result.output.split())
-    assert result.exit_code == 2 and "cifar-10-python.tar.gz" in text and f"gbench data fetch cifar10 --root {root}" in text
+    assert result.exit_code == 1 and "cifar-10-python.tar.gz" in text and f"gbench data fetch cifar10 --root {root}" in text
 
     def status(name):
         result = runner.invoke(app, ["data", "list", "--root", str(root)], env={"COLUMNS": "200"})

@@ -37,7 +37,7 @@ def test_toy_classifier_is_cached_deterministic_and_learned(gbench_home):
     x = load_shapes32(64, split="test").images
     assert torch.equal(model(x)[0], again(x)[0])
     test = load_shapes32(1000, split="test")
-    assert accuracy(model, test.images, test.labels) > 0.5  # chance is 0.1
+    assert accuracy(model, test.images, test.labels) >= 0.95  # chance is 0.1 (issue 14: at least 0.95)
 
 
 def test_toy_classifier_corrupt_cache_is_retrained(tmp_path):

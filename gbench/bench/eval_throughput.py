@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 
 TORCH_FIDELITY_TOY = "gbench-toy-shapes32"
 
@@ -253,7 +253,7 @@ def _torch_fidelity_kwargs(protocol, device: torch.device, batch_size: int, cach
         _register_toy_extractor()
         kwargs.update(feature_extractor=TORCH_FIDELITY_TOY)
     else:
-        raise GBenchError(f"bench --eval times IS/FID/KID protocols; {protocol.id} uses {protocol.extractor}")
+        raise UsageError(f"bench --eval times IS/FID/KID protocols; {protocol.id} uses {protocol.extractor}")
     return kwargs
 
 
@@ -323,9 +323,9 @@ def eval_throughput(protocol_id: str = "toy-shapes32", *, n: int = 1000, device:
     say = console.print if console else (lambda *a, **k: None)
     protocol = get_protocol(protocol_id)
     if random_weights and protocol.extractor != "inception-v3-compat":
-        raise GBenchError(f"--random-weights replaces the Inception weights; {protocol.id} uses {protocol.extractor}")
+        raise UsageError(f"--random-weights replaces the Inception weights; {protocol.id} uses {protocol.extractor}")
     if n < 2 or batch_size < 1:
-        raise GBenchError(f"--n must be >= 2 and --batch-size >= 1 (got {n}, {batch_size})")
+        raise UsageError(f"--n must be >= 2 and --batch-size >= 1 (got {n}, {batch_size})")
     dev = resolve_device(device)
     G = _bench_generator(experiment or "dcgan", protocol.resolution).to(dev)
 

@@ -11,7 +11,7 @@ import difflib
 from pathlib import Path
 
 from gbench.data.base import ImageSet
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.paths import datasets_dir
 
 
@@ -69,7 +69,7 @@ LOADERS = {"shapes32": _shapes32, "shapes-gray": _shapes_gray, "cifar10": _cifar
 def load_dataset(name: str, split: str = "train", *, root: str | Path = "", resolution: int = 0, size: int = 0) -> ImageSet:
     if name not in LOADERS:
         hint = difflib.get_close_matches(name, LOADERS, n=1)
-        raise GBenchError(f"unknown dataset {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(LOADERS)}"))
+        raise UsageError(f"unknown dataset {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(LOADERS)}"))
     data = LOADERS[name](Path(root) if root else datasets_dir(), split, resolution, size)
     if resolution and data.resolution != resolution:
         raise GBenchError(f"dataset {name} has {data.resolution}x{data.resolution} images, the config asks for {resolution}")

@@ -41,7 +41,7 @@ from gbench.data.download import (
     DATASETS, describe_checksum, extract_archive, fetch_command, file_digests, is_offline, progress_bar, require_files, resolve_root,
 )
 from gbench.data.stl10 import resize_images
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.io import atomic_write_json
 
 FOLDER = "celeba"
@@ -105,9 +105,9 @@ def _atomic_save_npy(array: np.ndarray, path: Path) -> None:
 def load_celeba(root: Path | str | None = None, split: str = "train", resolution: int = 64) -> ImageSet:
     """CelebA `split` ("train", "valid", "test" or "all") as uint8 (N, 3, R, R), unlabelled, via the cache."""
     if split not in SPLITS:
-        raise GBenchError(f"CelebA split must be one of {', '.join(SPLITS)}, got {split!r}")
+        raise UsageError(f"CelebA split must be one of {', '.join(SPLITS)}, got {split!r}")
     if not 1 <= resolution <= CROP:
-        raise GBenchError(f"CelebA resolution must be in 1..{CROP} (the crop size), got {resolution}")
+        raise UsageError(f"CelebA resolution must be in 1..{CROP} (the crop size), got {resolution}")
     root = resolve_root(root)
     folder = root / FOLDER
     require_files("celeba", root, [f"{FOLDER}/{PARTITION}", f"{FOLDER}/{IMAGES}"])

@@ -24,7 +24,7 @@ import torch
 
 from gbench.data.base import ImageSet
 from gbench.data.download import DATASETS, download, extract_archive, fetch_command, require_files, resolve_root
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 
 FOLDER = "cifar-10-batches-py"
 SPLIT_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
@@ -66,7 +66,7 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
 def load_cifar10(root: Path | str | None = None, split: str = "train") -> ImageSet:
     """CIFAR-10 `split` ("train": 50,000 or "test": 10,000) as uint8 (N, 3, 32, 32) with labels 0..9."""
     if split not in SPLIT_FILES:
-        raise GBenchError(f"CIFAR-10 split must be one of {', '.join(SPLIT_FILES)}, got {split!r}")
+        raise UsageError(f"CIFAR-10 split must be one of {', '.join(SPLIT_FILES)}, got {split!r}")
     root = resolve_root(root)
     files = [f"{FOLDER}/{name}" for name in SPLIT_FILES[split]]
     require_files("cifar10", root, files)

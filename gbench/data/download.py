@@ -36,7 +36,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.paths import cache_dir, datasets_dir
 
 CHUNK_BYTES = 1 << 20
@@ -450,7 +450,7 @@ DATASETS: dict[str, DatasetInfo] = {
 
 def dataset_info(name: str) -> DatasetInfo:
     if name not in DATASETS:
-        raise GBenchError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+        raise UsageError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     return DATASETS[name]
 
 

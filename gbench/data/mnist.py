@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from gbench.data.base import ImageSet
 from gbench.data.download import DATASETS, download, fetch_command, require_files, resolve_root
 from gbench.data.stl10 import resize_images
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 
 FOLDER = "MNIST/raw"
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}
@@ -70,11 +70,11 @@ def read_idx(path: Path, magic: int) -> tuple[np.ndarray, str]:
 def load_mnist(root: Path | str | None = None, split: str = "train", resolution: int = 28, upscale: str = "pad") -> ImageSet:
     """MNIST `split` as uint8 (N, 1, R, R), R = 28 or 32 (see the module docstring for `upscale`)."""
     if split not in SPLIT_PREFIX:
-        raise GBenchError(f"MNIST split must be one of {', '.join(SPLIT_PREFIX)}, got {split!r}")
+        raise UsageError(f"MNIST split must be one of {', '.join(SPLIT_PREFIX)}, got {split!r}")
     if resolution not in (28, 32):
-        raise GBenchError(f"MNIST resolution must be 28 or 32, got {resolution}")
+        raise UsageError(f"MNIST resolution must be 28 or 32, got {resolution}")
     if upscale not in UPSCALE_METHODS:
-        raise GBenchError(f"MNIST upscale must be one of {', '.join(UPSCALE_METHODS)}, got {upscale!r}")
+        raise UsageError(f"MNIST upscale must be one of {', '.join(UPSCALE_METHODS)}, got {upscale!r}")
     root = resolve_root(root)
     prefix = SPLIT_PREFIX[split]
     images_path, labels_path = _locate(root, f"{prefix}-images-idx3-ubyte"), _locate(root, f"{prefix}-labels-idx1-ubyte")

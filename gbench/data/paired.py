@@ -48,7 +48,7 @@ from PIL import Image
 from gbench.data.base import ImageSet
 from gbench.data.cityscapes import colorize
 from gbench.data.toyscapes import TOY_DEFAULT_SIZE, TOY_PALETTE, TOY_RESOLUTION, toy_checksum, toy_scenes, toy_split
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 
 VERSION = 1  # bump when decoding/resizing changes: it is part of every checksum here
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff")  # the official IMG_EXTENSIONS, any case
@@ -201,7 +201,7 @@ def _check_name(name: str) -> None:
 
 def _check_direction(direction: str) -> None:
     if direction not in ("AtoB", "BtoA"):
-        raise GBenchError(f"data.direction must be AtoB or BtoA, not {direction!r}")
+        raise UsageError(f"data.direction must be AtoB or BtoA, not {direction!r}")
 
 
 def load_paired(name: str, split: str = "train", *, root="", load_size: int = 286, direction: str = "AtoB",

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gbench.data.download import DATASETS, download, extract_archive, fetch_command, require_files, resolve_root
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 TORCH_BICUBIC = "torch bicubic antialias=True (Keys a=-0.5, like PIL BICUBIC / MATLAB imresize; renormalised borders), rounded to uint8"
@@ -143,7 +143,7 @@ def load_benchmark_set(root: Path | str | None, name: str, scale: int = 4) -> SR
     """Set5 / Set14 / BSD100 (B100) / Urban100 from the EDSR layout `benchmark/<Set>/HR/*.png`
     (+ `LR_bicubic/X<scale>/<stem>x<scale>.png`, used when present for every image)."""
     if name not in BENCHMARK_FOLDERS:
-        raise GBenchError(f"unknown SR benchmark set {name!r}; known: {', '.join(BENCHMARK_FOLDERS)}")
+        raise UsageError(f"unknown SR benchmark set {name!r}; known: {', '.join(BENCHMARK_FOLDERS)}")
     root = resolve_root(root)
     folder = root / "benchmark" / BENCHMARK_FOLDERS[name]
     require_files("sr-benchmark", root, [f"benchmark/{BENCHMARK_FOLDERS[name]}/HR"])
@@ -294,13 +294,13 @@ def load_sr_training_images(dataset: str, split: str = "train", *, root: str | P
         return PackedImages.from_tensor(images, "sr-procedural", checksum)
     if dataset == "div2k":
         if split not in ("train", "valid"):
-            raise GBenchError(f"DIV2K split must be train or valid, got {split!r}")
+            raise UsageError(f"DIV2K split must be train or valid, got {split!r}")
         base = resolve_root(root or None)
         require_files("div2k", base, [f"DIV2K/DIV2K_{split}_HR"])
         return load_packed_folder(base / "DIV2K" / f"DIV2K_{split}_HR", f"div2k-{split}-hr", min_side)
     if dataset.startswith("folder:"):
         return load_packed_folder(Path(dataset.removeprefix("folder:")).expanduser(), min_side=min_side)
-    raise GBenchError(f"unknown super-resolution training set {dataset!r}; use div2k, sr-procedural or folder:<path>")
+    raise UsageError(f"unknown super-resolution training set {dataset!r}; use div2k, sr-procedural or folder:<path>")
 
 
 # ----------------------------------------------------------------------------- downloads

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from gbench.data.base import ImageSet
 from gbench.data.download import DATASETS, cached_sha256, download, extract_archive, fetch_command, progress_bar, require_files, resolve_root
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 
 FOLDER = "stl10_binary"
 NATIVE = 96
@@ -71,9 +71,9 @@ def load_stl10(root: Path | str | None = None, split: str = "train", resolution:
     """STL-10 `split` ("train", "test", "unlabeled" or "train+unlabeled") as uint8 (N, 3, R, R).
     Labels 0..9 for train/test; None for the splits containing unlabeled images."""
     if split not in SPLITS:
-        raise GBenchError(f"STL-10 split must be one of {', '.join(SPLITS)}, got {split!r}")
+        raise UsageError(f"STL-10 split must be one of {', '.join(SPLITS)}, got {split!r}")
     if not 1 <= resolution <= NATIVE:
-        raise GBenchError(f"STL-10 resolution must be in 1..{NATIVE}, got {resolution}")
+        raise UsageError(f"STL-10 resolution must be in 1..{NATIVE}, got {resolution}")
     root = resolve_root(root)
     parts = SPLITS[split]
     labelled = "unlabeled" not in parts

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from pathlib import Path
 
 import torch
 
+from gbench.errors import warn
 from gbench.io import atomic_torch_save, sha256_state_dict
 
 
@@ -38,7 +38,7 @@ def load_cached(path: Path, key: str) -> dict | None:
             return blob["tensors"]
     except Exception:
         pass
-    warnings.warn(f"cache file {path} is corrupt or stale; recomputing it", stacklevel=2)
+    warn(f"cache file {path} is corrupt or stale; recomputing it")
     return None
 
 

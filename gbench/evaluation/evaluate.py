@@ -298,7 +298,7 @@ def reference_statistics(protocol: Protocol, extractor: Extractor, batch_size: i
 IS_BLOCK_ROWS = 1024  # rows per float64 softmax block when scoring IS
 
 
-def inception_score_by_split(logits: torch.Tensor, splits: int) -> tuple[float, float]:
+def inception_score_by_split(logits: torch.Tensor, splits: int, shuffle_seed: int = ISC_SHUFFLE_SEED) -> tuple[float, float]:
     """`inception_score_from_logits` (torch-fidelity's RandomState(2020) shuffle, contiguous splits,
     exp(mean KL(p(y|x) || p(y))) per split, population std over splits), evaluated in blocks of
     `IS_BLOCK_ROWS` rows so the float64 softmax never holds more than a block: at 50k x 1008 logits the
@@ -306,7 +306,7 @@ def inception_score_by_split(logits: torch.Tensor, splits: int) -> tuple[float, 
     n = logits.shape[0]
     if splits < 1 or n < splits:
         raise GBenchError(f"Inception Score needs at least {splits} samples (one per split), got {n}")
-    order = torch.from_numpy(np.random.RandomState(ISC_SHUFFLE_SEED).permutation(n))
+    order = torch.from_numpy(np.random.RandomState(shuffle_seed).permutation(n))
     scores = []
     for i in range(splits):
         rows = order[i * n // splits : (i + 1) * n // splits]
@@ -326,14 +326,15 @@ def score(protocol: Protocol, generated: Generated, reference: Reference, device
     float64 kernels (100 x three 1000x1000x2048 products) run on `device`: about a minute on one CPU core."""
     out: dict[str, float] = {}
     if "is" in protocol.metrics:
-        out["is_mean"], out["is_std"] = inception_score_by_split(generated.logits, protocol.is_splits)
+        out["is_mean"], out["is_std"] = inception_score_by_split(generated.logits, protocol.is_splits, protocol.is_shuffle_seed)
         generated.logits = None
     if "fid" in protocol.metrics:
         out["fid"] = fid_from_stats(generated.stats.mean(), generated.stats.cov(), reference.stats.mean(), reference.stats.cov())
     if "kid" in protocol.metrics:
         try:
             out["kid_mean"], out["kid_std"] = kid_from_features(generated.features.to(device), reference.features().to(device),
-                                                                subsets=protocol.kid_subsets, subset_size=protocol.kid_subset_size)
+                                                                subsets=protocol.kid_subsets, subset_size=protocol.kid_subset_size,
+                                                                seed=protocol.kid_seed, degree=protocol.kid_degree, coef0=protocol.kid_coef0)
         except ValueError as exc:
             raise GBenchError(f"protocol {protocol.id}: {exc}") from None
     return {k: float(v) for k, v in out.items()}

@@ -42,7 +42,7 @@ from torch import nn
 
 from gbench import distributed as dist
 from gbench.checkpoint import generator_state, load_generator_weights, load_latest_checkpoint, read_checkpoint
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.models import build_models
 from gbench.evaluation.evaluate import Progress, evaluate_chunks, evaluate_generator
 from gbench.protocols import Protocol, get_protocol
@@ -51,7 +51,7 @@ IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 LEADERBOARD_COLUMNS = ("board", "model", "setting", "metric", "value", "std", "protocol", "n_gen", "n_ref", "reference_split",
                        "source", "notes")
 HEADLINES = (("IS", "is_mean", "is_std", "IS splits"), ("FID", "fid", None, ""), ("KID", "kid_mean", "kid_std", "KID subsets"))
-GREYSCALE_REFERENCES = {"mnist"}
+GREYSCALE_REFERENCES = {"mnist", "shapes-gray"}
 
 
 def protocol_channels(protocol: Protocol) -> int:
@@ -116,7 +116,7 @@ def from_run(run_dir: Path) -> Source:
     run_dir = Path(run_dir)
     config_file = run_dir / "config.json"
     if not config_file.is_file():
-        raise GBenchError(f"{run_dir} is not a run directory (no config.json)")
+        raise UsageError(f"{run_dir} is not a run directory (no config.json)")
     try:
         cfg = config_from_dict(json.loads(config_file.read_text())["config"])
     except (ValueError, KeyError, TypeError) as exc:
@@ -155,7 +155,7 @@ def load_callable(spec: str) -> Callable:
     """`module:callable` (attributes may be dotted) -> the object; the current directory is importable."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
-        raise GBenchError(f"--generator expects module:callable (e.g. mypkg.models:make_generator), got {spec!r}")
+        raise UsageError(f"--generator expects module:callable (e.g. mypkg.models:make_generator), got {spec!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -164,7 +164,7 @@ def load_callable(spec: str) -> Callable:
         raise GBenchError(f"cannot import {module_name!r} for --generator {spec}: {type(exc).__name__}: {exc}") from None
     for part in attribute.split("."):
         if not hasattr(obj, part):
-            raise GBenchError(f"--generator {spec}: {obj.__name__ if hasattr(obj, '__name__') else module_name} has no attribute {part!r}")
+            raise UsageError(f"--generator {spec}: {obj.__name__ if hasattr(obj, '__name__') else module_name} has no attribute {part!r}")
         obj = getattr(obj, part)
     return obj
 
@@ -180,17 +180,17 @@ def from_callable(spec: str, z_dim: int | None = None) -> Source:
         except Exception as exc:
             raise GBenchError(f"{spec}() raised {type(exc).__name__}: {exc}") from None
     else:
-        raise GBenchError(f"--generator {spec} is a {type(factory).__name__}, not a callable returning an nn.Module")
+        raise UsageError(f"--generator {spec} is a {type(factory).__name__}, not a callable returning an nn.Module")
     if not isinstance(module, nn.Module):
         raise GBenchError(f"{spec}() returned a {type(module).__name__}; the contract is an nn.Module mapping z to images in [-1, 1]")
     declared = getattr(module, "latent_dim", None)
     if declared is None and z_dim is None:
-        raise GBenchError(f"cannot tell the size of z for {spec}: give the module a `latent_dim` attribute or pass --z-dim")
+        raise UsageError(f"cannot tell the size of z for {spec}: give the module a `latent_dim` attribute or pass --z-dim")
     if declared is not None and z_dim is not None and int(declared) != z_dim:
-        raise GBenchError(f"--z-dim {z_dim} contradicts {spec}'s latent_dim = {declared}")
+        raise UsageError(f"--z-dim {z_dim} contradicts {spec}'s latent_dim = {declared}")
     distribution = getattr(module, "latent_distribution", "normal")
     if distribution not in ("normal", "uniform"):
-        raise GBenchError(f"{spec}: latent_distribution must be 'normal' or 'uniform', not {distribution!r}")
+        raise UsageError(f"{spec}: latent_distribution must be 'normal' or 'uniform', not {distribution!r}")
     notes: list[str] = []
     num_classes = int(getattr(module, "num_classes", 0) or 0)
     G = ContractGenerator(module, int(declared if declared is not None else z_dim), num_classes, distribution, spec, notes)
@@ -278,16 +278,16 @@ def open_source(protocol: Protocol, *, run: Path | None = None, checkpoint: Path
     given = [name for name, value in (("--run", run), ("--checkpoint", checkpoint), ("--samples", samples), ("--generator", generator))
              if value is not None]
     if len(given) != 1:
-        raise GBenchError("give exactly one of --run, --checkpoint, --samples, --generator" + (f" (got {', '.join(given)})" if given else ""))
+        raise UsageError("give exactly one of --run, --checkpoint, --samples, --generator" + (f" (got {', '.join(given)})" if given else ""))
     if checkpoint is None and (experiment or overrides):
-        raise GBenchError("--experiment/--set go with --checkpoint (a run's config.json already names its experiment)")
+        raise UsageError("--experiment/--set go with --checkpoint (a run's config.json already names its experiment)")
     if z_dim is not None and generator is None:
-        raise GBenchError("--z-dim goes with --generator")
+        raise UsageError("--z-dim goes with --generator")
     if run is not None:
         return from_run(run)
     if checkpoint is not None:
         if not experiment:
-            raise GBenchError("--checkpoint needs --experiment EXP (which generator the weights belong to; see `gbench models`)")
+            raise UsageError("--checkpoint needs --experiment EXP (which generator the weights belong to; see `gbench models`)")
         return from_checkpoint(checkpoint, experiment, preset, overrides)
     if samples is not None:
         return from_samples(samples, protocol)
@@ -302,12 +302,12 @@ def evaluate_source(source: Source, protocol_id: str, *, seeds: int = 1, device=
     """One protocol result per sample seed (protocol seed + i); a sample folder gives one result."""
     protocol = get_protocol(protocol_id)
     if seeds < 1:
-        raise GBenchError(f"--seeds must be >= 1, got {seeds}")
+        raise UsageError(f"--seeds must be >= 1, got {seeds}")
     if batch_size < 1:
-        raise GBenchError(f"--batch-size must be >= 1, got {batch_size}")
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     if source.folder is not None:
         if seeds != 1:
-            raise GBenchError("--seeds repeats generation with other sample seeds; a sample folder is one fixed set of images")
+            raise UsageError("--seeds repeats generation with other sample seeds; a sample folder is one fixed set of images")
         folder = source.folder
         result = evaluate_chunks(protocol_id, lambda index, start, stop: folder.images(start, stop, batch_size), device=device,
                                  progress=progress, reference_progress=reference_progress)
@@ -415,11 +415,18 @@ def run_eval(protocol_id: str, *, seeds: int = 1, device: str = "auto", batch_si
 
     `progress(description, total)` may return a callback that is told how many images were processed.
     """
-    from gbench.evaluation.evaluate import my_chunks
     from gbench.distributed import resolve_device
+    from gbench.evaluation.evaluate import my_chunks
+    from gbench.io import ensure_writable_dir
+    from gbench.paths import cache_dir
 
     protocol = get_protocol(protocol_id)
+    if seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {seeds}")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     dev = resolve_device(device)
+    ensure_writable_dir(cache_dir(), "GBENCH_HOME (reference statistics and extractor caches)")
     dist.init_from_env(dev)
     dev = dist.device_for_rank(dev)
     source = open_source(protocol, **source_options)

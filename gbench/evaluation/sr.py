@@ -37,7 +37,7 @@ from torch import nn
 from gbench.data.sr import SRTestSet, bicubic_resize, load_benchmark_set, load_folder_test_set, load_skimage_set
 import reference_models
 from gbench.checkpoint import load_generator_state
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.metrics.image_quality import psnr, ssim
 from gbench.protocols import Protocol, fingerprint, get_protocol
 
@@ -214,7 +214,7 @@ def load_sr_model(spec: str, device="cpu") -> nn.Module | Upscaler:
     function taking no arguments is called to build the model. The result is moved to `device` if it is a module."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise GBenchError(f"--generator expects module:callable, got {spec!r}")
+        raise UsageError(f"--generator expects module:callable, got {spec!r}")
     try:
         obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
@@ -288,15 +288,15 @@ def run_sr_eval(protocol_id: str, *, baseline: str | None = None, run: str | Pat
     `generator` (module:callable mapping LR [0, 1] to HR [0, 1]); the result always carries the bicubic row."""
     chosen = [name for name, v in (("--baseline", baseline), ("--run", run), ("--checkpoint", checkpoint), ("--generator", generator)) if v]
     if len(chosen) != 1:
-        raise GBenchError(f"an SR evaluation takes exactly one of --baseline bicubic, --run, --checkpoint or --generator (got {', '.join(chosen) or 'none'})")
+        raise UsageError(f"an SR evaluation takes exactly one of --baseline bicubic, --run, --checkpoint or --generator (got {', '.join(chosen) or 'none'})")
     if baseline:
         if baseline != "bicubic":
-            raise GBenchError(f"--baseline must be bicubic, not {baseline!r}")
+            raise UsageError(f"--baseline must be bicubic, not {baseline!r}")
         return evaluate_bicubic(protocol_id, root=root)
     if generator:
         return evaluate_sr_model(load_sr_model(generator, device), protocol_id, root=root, device=device, label=generator)
     if checkpoint and not experiment:
-        raise GBenchError("--checkpoint needs --experiment (which SR experiment the weights belong to)")
+        raise UsageError("--checkpoint needs --experiment (which SR experiment the weights belong to)")
     model, details = trained_sr_model(run, checkpoint=checkpoint, experiment=experiment, preset=preset, overrides=overrides, device=device)
     return evaluate_sr_model(model, protocol_id, root=root, device=device, label=str(run or checkpoint))
 
@@ -314,12 +314,12 @@ def trained_sr_model(run_dir: str | Path | None = None, *, checkpoint: str | Pat
     if run_dir is not None:
         config_file = Path(run_dir) / "config.json"
         if not config_file.is_file():
-            raise GBenchError(f"{run_dir} is not a run directory (no config.json)")
+            raise UsageError(f"{run_dir} is not a run directory (no config.json)")
         cfg, source = config_from_dict(json.loads(config_file.read_text())["config"]), run_dir
     elif checkpoint is not None and experiment:
         cfg, source = resolve_config(experiment, preset, list(overrides or [])), checkpoint
     else:
-        raise GBenchError("give a run directory, or a checkpoint with its experiment")
+        raise UsageError("give a run directory, or a checkpoint with its experiment")
     state, info = load_generator_state(source, what="SR generator", hint="give a run directory or a checkpoint file")
     G = reference_models.build_generator(cfg.model.generator, **cfg.model.g_kwargs)
     if getattr(G, "task", "") != "super_resolution":

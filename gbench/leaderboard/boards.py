@@ -100,6 +100,8 @@ COMPARED = ("extractor", "reference", "reference_split", "n_gen", "n_ref", "reso
 
 # local results: headline metric keys of eval.json -> leaderboard metric name (and the key of its spread)
 RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std")}
+# metrics shown scaled, as papers print them: stored raw in rows and eval.json, displayed as (label, factor)
+DISPLAY_SCALE = {"KID": ("KID ×10³", 1e3)}
 SPREAD_KEYS = {"is_std", "kid_std"}
 
 

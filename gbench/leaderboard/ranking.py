@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gbench.errors import GBenchError
+from gbench.errors import UsageError
 from gbench.leaderboard.boards import BOARDS, COMPARED, FCN, PAPER_PROTOCOLS, Board, higher_is_better
 from gbench.leaderboard.rows import Row, load_published, local_rows, rows_from_run
 
@@ -118,21 +118,29 @@ def board_info(name: str, rows: list[Row] = ()) -> Board:
 
 
 def build_board(name: str, runs: str | Path | None = "runs", *, directory: str | Path | None = None,
-                metric: str | None = None) -> tuple[Board, list[Group]]:
+                metric: str | None = None, skipped: list | None = None) -> tuple[Board, list[Group]]:
     """The board's published rows plus local rows under `runs`, grouped by protocol and ranked inside each group.
+    Local files that could not be read are appended to `skipped` (path, reason) when it is a list.
 
     Group order: published ranked groups (largest first), local groups, then groups that cannot be ranked
     (unspecified protocols, or no row with the ranking metric)."""
     published = load_published(name, directory) if name in BOARDS else []
-    every_local = local_rows(runs) if runs is not None else []
+    every_local = local_rows(runs, skipped) if runs is not None else []
     local = [r for r in every_local if r.board == name]
     if name not in BOARDS and not local:
         import difflib
 
         names = list(BOARDS) + sorted({r.board for r in every_local})
         hint = difflib.get_close_matches(name, names, n=1)
-        raise GBenchError(f"unknown board {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(BOARDS)}"))
+        raise UsageError(f"unknown board {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(BOARDS)}"))
     board = board_info(name, published + local)
+    if metric is not None and not any(r.metric == metric for r in published + local):
+        import difflib
+
+        found = sorted({r.metric for r in published + local})
+        hint = difflib.get_close_matches(metric, found, n=1)
+        raise UsageError(f"--metric {metric!r} is not on board {name}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                         + f"; its metrics: {', '.join(found)}")
     metric = metric or board.primary
     by_protocol: dict[str, list[Row]] = {}
     for row in published + local:

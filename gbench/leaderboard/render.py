@@ -8,15 +8,17 @@ import csv
 import io
 from pathlib import Path
 
-from gbench.leaderboard.boards import BOARDS, COLUMNS, Board, format_number, higher_is_better
-from gbench.leaderboard.ranking import Entry, Group
-from gbench.leaderboard.rows import load_published
+from gbench.leaderboard.boards import BOARDS, COLUMNS, DISPLAY_SCALE, Board, format_number, higher_is_better
+from gbench.leaderboard.ranking import Entry, Group, board_info
+from gbench.leaderboard.rows import load_published, local_rows
 
 
-def format_value(value: tuple | None) -> str:
+def format_value(value: tuple | None, metric: str = "") -> str:
     if value is None:
         return ""
     v, std = value
+    scale = DISPLAY_SCALE.get(metric, (metric, 1))[1]
+    v, std = v * scale, None if std is None else std * scale
     return format_number(v) + ("" if std is None else f" ± {std:.2g}" if abs(std) < 1 else f" ± {std:.3g}")
 
 
@@ -31,11 +33,12 @@ def _where(e: Entry) -> str:
 
 def _group_lines(board: Board, group: Group, metrics: list[str], metric: str) -> tuple[list[str], list[list[str]]]:
     used = [m for m in metrics if any(m in e.values for e in group.entries)]
-    header = ["#", "model", "setting", *[m + (" ↓" if not higher_is_better(m) else " ↑") for m in used], "n_gen / n_ref", "source / run"]
+    header = ["#", "model", "setting", *[DISPLAY_SCALE.get(m, (m, 1))[0] + (" ↓" if not higher_is_better(m) else " ↑") for m in used],
+              "n_gen / n_ref", "source / run"]
     lines = []
     for e in group.entries:
         counts = f"{e.n_gen or '?'} / {e.n_ref or '?'}" if (e.n_gen or e.n_ref) else ""
-        lines.append([str(e.rank) if e.rank is not None else "-", e.model, e.setting, *[format_value(e.values.get(m)) for m in used],
+        lines.append([str(e.rank) if e.rank is not None else "-", e.model, e.setting, *[format_value(e.values.get(m), m) for m in used],
                       counts, _where(e)])
     return header, lines
 
@@ -96,7 +99,14 @@ def rich_tables(board: Board, groups: list[Group], metric: str | None = None) ->
     return tables
 
 
-def board_summary(directory: str | Path | None = None) -> list[tuple[str, str, str, int]]:
-    """(board, title, primary metric, published rows) for every board."""
+def board_summary(directory: str | Path | None = None, runs: str | Path | None = None) -> list[tuple[str, str, str, int, int]]:
+    """(board, title, primary metric, published rows, local rows) for every board with rows: the published boards,
+    then boards that only local results under `runs` fill (e.g. shapes32 for smoke runs)."""
     rows = load_published(directory=directory)
-    return [(b.name, b.title, b.primary, sum(r.board == b.name for r in rows)) for b in BOARDS.values()]
+    local = local_rows(runs) if runs is not None else []
+    out = [(b.name, b.title, b.primary, sum(r.board == b.name for r in rows), sum(r.board == b.name for r in local))
+           for b in BOARDS.values()]
+    for name in sorted({r.board for r in local} - set(BOARDS)):
+        board = board_info(name, [r for r in local if r.board == name])
+        out.append((name, board.title, board.primary, 0, sum(r.board == name for r in local)))
+    return out

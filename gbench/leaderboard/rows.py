@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.leaderboard.boards import BOARDS, COLUMNS, PAPER_PROTOCOLS, RESULT_METRICS, SPREAD_KEYS, format_number
 
 
@@ -44,8 +44,11 @@ class Row:
 
 
 def leaderboard_dir() -> Path:
-    """The committed `leaderboards/` folder (next to the gbench package), or $GBENCH_LEADERBOARDS."""
-    return Path(os.environ.get("GBENCH_LEADERBOARDS") or Path(__file__).resolve().parents[2] / "leaderboards")
+    """The committed `leaderboards/` folder (next to the gbench package), or $GBENCH_LEADERBOARDS (which must exist)."""
+    chosen = os.environ.get("GBENCH_LEADERBOARDS")
+    if chosen and not Path(chosen).expanduser().is_dir():
+        raise UsageError(f"GBENCH_LEADERBOARDS={chosen} is not a folder; point it at a folder of <board>.csv files or unset it")
+    return Path(chosen).expanduser() if chosen else Path(__file__).resolve().parents[2] / "leaderboards"
 
 
 def _shown(path: Path) -> str:
@@ -254,22 +257,37 @@ def _rows_from_eval_report(path: Path, data: dict) -> list[Row]:
     return rows
 
 
-def local_rows(runs: str | Path) -> list[Row]:
-    """Rows of every finished run (eval.json) and `gbench eval` report (eval-*.json) under `runs`."""
+def local_rows(runs: str | Path, skipped: list | None = None) -> list[Row]:
+    """Rows of every finished run (eval.json) and `gbench eval` report (eval-*.json) under `runs`. A file that cannot
+    be read or is not a gbench result is skipped; when `skipped` is a list, (path, reason) is appended to it."""
     runs = Path(runs)
     if not runs.exists():
         return []
     rows = []
+
+    def skip(path: Path, reason: str) -> None:
+        if skipped is not None:
+            skipped.append((str(path), reason))
+
     for path in sorted(runs.rglob("eval.json")):
         try:
             data = json.loads(path.read_text())
-            if isinstance(data, dict) and "final" in data and "fingerprint" in data["final"]:
-                rows += rows_from_run(path.parent, data)
-        except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        except (OSError, ValueError) as exc:
+            skip(path, f"unreadable ({type(exc).__name__}); rerun the run's command to rebuild it")
             continue
+        try:
+            if not (isinstance(data, dict) and "fingerprint" in data["final"]):
+                raise KeyError("final.fingerprint")
+            rows += rows_from_run(path.parent, data)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            skip(path, f"not a gbench eval.json (missing {exc})")
     for path in sorted(runs.rglob("eval-*.json")):
         try:
-            rows += _rows_from_eval_report(path, json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
+            found = _rows_from_eval_report(path, json.loads(path.read_text()))
+        except (OSError, ValueError, AttributeError) as exc:
+            skip(path, f"unreadable ({type(exc).__name__}); evaluate again with `gbench eval`")
             continue
+        if not found:
+            skip(path, "holds no leaderboard rows")
+        rows += found
     return rows

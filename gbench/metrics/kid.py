@@ -27,10 +27,10 @@ KID_POLY_DEGREE = 3
 KID_POLY_COEF0 = 1.0  # gamma is 1 / feature dimension
 
 
-def polynomial_kernel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(γ·x yᵀ + 1)³ with γ = 1/D, for x (m, D) and y (n, D)."""
+def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = KID_POLY_DEGREE, coef0: float = KID_POLY_COEF0) -> torch.Tensor:
+    """(γ·x yᵀ + coef0)^degree with γ = 1/D, for x (m, D) and y (n, D)."""
     gamma = 1.0 / x.shape[1]
-    return (x @ y.T * gamma + KID_POLY_COEF0) ** KID_POLY_DEGREE
+    return (x @ y.T * gamma + coef0) ** degree
 
 
 def unbiased_mmd2(k_xx: torch.Tensor, k_xy: torch.Tensor, k_yy: torch.Tensor) -> float:
@@ -41,7 +41,8 @@ def unbiased_mmd2(k_xx: torch.Tensor, k_xy: torch.Tensor, k_yy: torch.Tensor) ->
 
 
 def kid_from_features(
-    f1, f2, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE, seed: int = KID_SEED
+    f1, f2, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE, seed: int = KID_SEED, degree: int = KID_POLY_DEGREE,
+    coef0: float = KID_POLY_COEF0,
 ) -> tuple[float, float]:
     """(mean, std) of KID between two (N, D) feature sets (tensors or arrays)."""
     f1 = f1.detach() if isinstance(f1, torch.Tensor) else torch.from_numpy(np.asarray(f1))
@@ -66,5 +67,6 @@ def kid_from_features(
         rows1 = torch.from_numpy(rng.choice(n1, subset_size, replace=False)).to(f1.device)
         rows2 = torch.from_numpy(rng.choice(n2, subset_size, replace=False)).to(f1.device)
         x, y = f1[rows1].to(STATS_DTYPE), f2[rows2].to(STATS_DTYPE)
-        mmds[i] = unbiased_mmd2(polynomial_kernel(x, x), polynomial_kernel(x, y), polynomial_kernel(y, y))
+        mmds[i] = unbiased_mmd2(polynomial_kernel(x, x, degree, coef0), polynomial_kernel(x, y, degree, coef0),
+                                polynomial_kernel(y, y, degree, coef0))
     return float(np.mean(mmds)), float(np.std(mmds))

@@ -18,20 +18,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from gbench.errors import GBenchError  # noqa: E402
+from gbench.errors import UsageError  # noqa: E402
 from gbench.io import atomic_write_text  # noqa: E402
-from gbench.report.run_report import METRIC_LABELS, _md_table, _read_jsonl, _value, flat_config, markdown_to_html, metric_keys  # noqa: E402
+from gbench.report.run_report import METRIC_LABELS, _md_table, _value, flat_config, markdown_to_html, metric_keys, read_run  # noqa: E402
 
 
 def _load(run_dir: Path, label: str) -> dict:
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
-        raise GBenchError(f"{run_dir} is not a run directory (no config.json)")
-    config = json.loads((run_dir / "config.json").read_text())
-    evals = json.loads((run_dir / "eval.json").read_text()) if (run_dir / "eval.json").exists() else None
+    config, evals, records = read_run(run_dir)
     grids = sorted((run_dir / "samples").glob("step-*.png"))
-    return {"label": label, "dir": run_dir, "config": config["config"], "hash": config.get("config_hash", "")[:8], "evals": evals,
-            "records": _read_jsonl(run_dir / "metrics.jsonl"), "grid": grids[-1] if grids else None}
+    return {"label": label, "dir": run_dir, "config": config["config"], "hash": str(config.get("config_hash", ""))[:8], "evals": evals,
+            "records": records, "grid": grids[-1] if grids else None}
 
 
 def plot_curves(runs: list[dict], path: Path) -> Path | None:
@@ -70,7 +67,7 @@ def plot_curves(runs: list[dict], path: Path) -> Path | None:
 
 def render_compare_report(run_dirs: list, folder: str | Path) -> tuple[Path, Path]:
     if len(run_dirs) < 2:
-        raise GBenchError("gbench compare needs at least two run directories")
+        raise UsageError("gbench compare needs at least two run directories")
     labels = list(string.ascii_uppercase) + [f"R{i}" for i in range(27, 27 + len(run_dirs))]
     runs = [_load(Path(d), labels[i]) for i, d in enumerate(run_dirs)]
     folder = Path(folder)

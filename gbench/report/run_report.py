@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import re
 from pathlib import Path
 
@@ -21,19 +20,34 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from gbench.io import atomic_write_text  # noqa: E402
+from gbench.errors import GBenchError, UsageError  # noqa: E402
+from gbench.io import atomic_write_text, read_json, read_jsonl  # noqa: E402
 
-METRIC_LABELS = {"is_mean": "IS", "fid": "FID", "kid_mean": "KID"}
+METRIC_LABELS = {"is_mean": "IS", "fid": "FID", "kid_mean": "KID ×10³"}
+SCALES = {"kid_mean": 1e3, "kid_std": 1e3}  # KID is printed x 10^3, as the papers print it
 SPREADS = {"is_mean": "is_std", "kid_mean": "kid_std"}
 HEADLINE_ORDER = ("fid", "is_mean", "kid_mean", "pixel_acc", "class_acc", "class_iou")
 MEMORY_KEYS = ("gpu_mem_mb", "max_memory_mb", "peak_memory_mb")  # peak GPU memory per log window, if the trainer logs it
 MAX_GRIDS = 4
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+CONFIG_REMEDY = "rerun the run's `gbench run` command (it rewrites config.json), or remove the run directory"
+EVAL_REMEDY = "rerun the run's `gbench run` command (it rebuilds eval.json from the final checkpoint), or remove the file"
+
+
+def read_run(run_dir: Path) -> tuple[dict, dict | None, list[dict]]:
+    """(config.json, eval.json or None, metrics.jsonl rows) of a run directory; a damaged file is one GBenchError
+    naming it and what to do, a damaged log line is skipped with a warning."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise UsageError(f"{run_dir} is not a run directory (no config.json)")
+    config = read_json(run_dir / "config.json", CONFIG_REMEDY)
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise GBenchError(f"{run_dir / 'config.json'} is not a gbench run config; {CONFIG_REMEDY}")
+    evals = read_json(run_dir / "eval.json", EVAL_REMEDY) if (run_dir / "eval.json").exists() else None
+    if evals is not None and not (isinstance(evals, dict) and isinstance(evals.get("final"), dict)):
+        raise GBenchError(f"{run_dir / 'eval.json'} is not a gbench eval.json; {EVAL_REMEDY}")
+    return config, evals, read_jsonl(run_dir / "metrics.jsonl")
 
 
 def metric_keys(results: list[dict]) -> list[str]:
@@ -91,11 +105,11 @@ def plot_metric(evaluations: list[dict], key: str, path: Path) -> Path | None:
 def _value(metrics: dict, key: str) -> str:
     if key not in metrics:
         return ""
-    v = metrics[key]
-    digits = 4 if key.startswith(("kid", "ssim")) else 3
+    v = metrics[key] * SCALES.get(key, 1)
+    digits = 4 if key.startswith("ssim") else 3
     text = f"{v:.{digits}f}"
     if key in SPREADS and SPREADS[key] in metrics:
-        text += f" ± {metrics[SPREADS[key]]:.{digits}f}"
+        text += f" ± {metrics[SPREADS[key]] * SCALES.get(SPREADS[key], 1):.{digits}f}"
     return text
 
 
@@ -135,13 +149,13 @@ def _neighbour_lines(run_dir: Path) -> list[str]:
     lines = ["### Leaderboard neighbours", "",
              f"Board `{found['board']}`, ranked by {metric} among runs under the same fingerprint `{found['fingerprint']}` "
              f"in this run's output folder: rank {found['rank']} of {found['of']}.", ""]
-    rows = [[str(e.rank), e.model + (" **(this run)**" if e is found["me"] else ""), e.setting, format_value(e.values.get(metric)),
+    rows = [[str(e.rank), e.model + (" **(this run)**" if e is found["me"] else ""), e.setting, format_value(e.values.get(metric), metric),
              f"`{e.run_dir}`"] for e in found["same"]]
     lines += [_md_table(["#", "model", "setting", metric, "run"], rows), ""]
     if found["nominal"]:
         lines += [f"Nearest published {metric} under the paper protocol that `{found['fingerprint'].split('@')[0]}` nominally matches "
                   "(a different fingerprint: the extractor implementation and recipe may differ):", ""]
-        rows = [[e.model, e.setting, format_value(e.values.get(metric)), e.protocol, e.source] for e in found["nominal"]]
+        rows = [[e.model, e.setting, format_value(e.values.get(metric), metric), e.protocol, e.source] for e in found["nominal"]]
         lines += [_md_table(["model", "setting", metric, "protocol", "source"], rows), ""]
     else:
         lines += ["No published rows share this protocol: its numbers are not comparable to any paper's.", ""]
@@ -170,10 +184,25 @@ def _grid_lines(run_dir: Path) -> list[str]:
         grids = [grids[i] for i in dict.fromkeys(picks)]
     lines = ["## Samples (fixed z)", "", "The same latents (image-to-image and SR: the same inputs) at every step, so the grids are "
              "comparable over training.", ""]
+    real = run_dir / "samples" / "real.png"
+    if real.exists():
+        lines += [f"![real training images]({real.relative_to(run_dir)})", "`real.png`: real training images, for comparison", ""]
     for g in grids:
         step = int(re.sub(r"\D", "", g.stem) or 0)
         lines += [f"![samples at step {step}]({g.relative_to(run_dir)})", f"`{g.name}` (step {step})", ""]
     return lines
+
+
+def _not_comparable(cfg_dict: dict, evals: dict | None) -> str:
+    """Why the run's numbers cannot be read against a paper ("" when they can: paper preset under a protocol that
+    matches published numbers)."""
+    reasons = []
+    if cfg_dict.get("preset") != "paper":
+        reasons.append(f"{cfg_dict.get('preset')} preset")
+    comparable = (evals or {}).get("final", {}).get("comparable_to", "") if evals else ""
+    if evals and (not comparable or comparable.startswith("not")):
+        reasons.append(f"protocol {evals['final'].get('fingerprint', '?')} matches no published numbers")
+    return "; ".join(reasons)
 
 
 def render_run_report(run_dir: Path) -> tuple[Path, Path]:
@@ -181,16 +210,20 @@ def render_run_report(run_dir: Path) -> tuple[Path, Path]:
     from gbench.experiments import paper_config_for
 
     run_dir = Path(run_dir)
-    config = json.loads((run_dir / "config.json").read_text())
+    config, evals, records = read_run(run_dir)
     cfg_dict = config["config"]
-    evals = json.loads((run_dir / "eval.json").read_text()) if (run_dir / "eval.json").exists() else None
-    records = _read_jsonl(run_dir / "metrics.jsonl")
     loss_plot = plot_losses(records, run_dir / "plots" / "losses.png")
     marked = _changed_keys(cfg_dict, non_defaults, paper_config_for)
 
     md = [f"# {cfg_dict['experiment']} ({cfg_dict['preset']} preset)", ""]
-    md.append(f"Run directory `{run_dir}`; config hash `{config['config_hash'][:8]}`; seed {cfg_dict.get('seed', 0)}; device `{config['device']}`; "
-              f"gbench {config['versions']['gbench']}, torch {config['versions']['torch']}; commit `{config.get('git_commit', '')[:10] or 'n/a'}`.")
+    banner = _not_comparable(cfg_dict, evals)
+    if banner:
+        md += [f"**⚠ NOT COMPARABLE to any paper: {banner}.**", ""]
+    runtime = config.get("runtime") or {}
+    md.append(f"Run directory `{run_dir}`; config hash `{config['config_hash'][:8]}`; seed {cfg_dict.get('seed', 0)}; device `{config['device']}`"
+              + (f", {runtime['torch_threads']} CPU thread(s), {runtime.get('precision', 'fp32')}, deterministic algorithms "
+                 f"{'on' if runtime.get('deterministic_algorithms') else 'off'}" if runtime else "")
+              + f"; gbench {config['versions']['gbench']}, torch {config['versions']['torch']}; commit `{config.get('git_commit', '')[:10] or 'n/a'}`.")
     md.append("")
     metric_plot = None
     if evals:

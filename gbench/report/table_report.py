@@ -89,8 +89,18 @@ def command_line(p) -> str:
         parts.append(f"--seeds {p.seeds}")
     parts += [f"--only '{o}'" for o in p.only]
     parts += [f"--set {e}" for e in p.extra]
+    if getattr(p, "threads", 0):
+        parts.append(f"--threads {p.threads}")
     parts.append(f"--out {p.out}")
     return " ".join(parts)
+
+
+def _shown_run(run_dir: str, out: Path) -> str:
+    """A run directory relative to the table's --out folder (reports carry no machine-specific paths)."""
+    try:
+        return str(Path(run_dir).relative_to(out))
+    except ValueError:
+        return str(run_dir)
 
 
 def headline(p, measured: list) -> str:
@@ -192,7 +202,8 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path) -> str:
     lines.append("")
     if chart is not None:
         lines += [f"![paper vs measured]({chart.relative_to(base)})", ""]
-    lines += ["## Cells", "", "| row | experiment | overrides | run directory | fingerprint | status |", "|---|---|---|---|---|---|"]
+    lines += ["## Cells", "", f"Run directories are under `--out` (`{p.out}`).", "",
+              "| row | experiment | overrides | run directory | fingerprint | status |", "|---|---|---|---|---|---|"]
     planned = {(pc.cell.row, pc.cell.column): pc for pc in p.cells}
     seen = set()
     for m in measured:
@@ -203,7 +214,7 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path) -> str:
         seen.add(key)
         experiment = pc.cell.experiment or (pc.jobs[0].cfg.experiment + f" ({pc.cell.baseline})" if pc.jobs else "–")
         overrides = ", ".join(f"`{k}={v}`" for k, v in pc.cell.overrides) or "–"
-        runs = ", ".join(f"`{d}`" for d in m.run_dirs) or "–"
+        runs = ", ".join(f"`{_shown_run(d, p.out)}`" for d in m.run_dirs) or "–"
         status = (pc.unavailable and f"not available: {pc.unavailable}") or (m.status or "measured")
         lines.append(f"| {m.row} | {experiment} | {overrides} | {runs} | {', '.join(f'`{f}`' for f in m.fingerprints) or '–'} | {status} |")
     lines += ["", "## Notes", ""]
@@ -244,7 +255,7 @@ def render_csv(p, measured: list) -> str:
                          "" if c.paper_std is None else c.paper_std, "" if m.mean is None else f"{m.mean:.6g}",
                          "" if m.std is None else f"{m.std:.6g}", len(m.values), "" if m.delta is None else f"{m.delta:.6g}",
                          "" if m.comparable is None else ("yes" if m.comparable else "no"), m.why, m.status or "measured",
-                         " ".join(m.fingerprints), " ".join(m.run_dirs)])
+                         " ".join(m.fingerprints), " ".join(_shown_run(d, p.out) for d in m.run_dirs)])
     return buffer.getvalue()
 
 

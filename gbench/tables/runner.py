@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.tables.specs import Cell, Table, get_table
 
 
@@ -41,6 +41,7 @@ class Plan:
     cells: list
     jobs: dict  # run dir -> Job, in the order cells first need them
     only: tuple = ()  # --only row selection
+    threads: int = 0  # --threads: CPU threads of each training process (0 = torch's default); recorded in the report
 
 
 def job_status(run_dir: Path, steps: int) -> str:
@@ -101,10 +102,10 @@ def plan(table: Table, *, preset: str = "paper", seeds: int = 1, out: str | Path
     from gbench.runs import run_dir_for
 
     if seeds < 1:
-        raise GBenchError("--seeds must be at least 1")
+        raise UsageError("--seeds must be at least 1")
     chosen = select_rows(table.rows, only)
     if not chosen:
-        raise GBenchError(f"--only {', '.join(only)} matches no row of {table.name}; rows: {'; '.join(table.rows)}")
+        raise UsageError(f"--only {', '.join(only)} matches no row of {table.name}; rows: {'; '.join(table.rows)}")
     out = Path(out)
     known = experiments()
     cells, jobs = [], {}
@@ -202,8 +203,9 @@ def _waves(jobs: list[Job]) -> list[list[Job]]:
     return waves
 
 
-def worker_devices(jobs: int, device: str) -> tuple[list[str], int]:
-    """One device per worker: visible GPUs (at most one worker each) for auto/cuda, else CPU workers splitting the cores."""
+def worker_devices(jobs: int, device: str, threads: int = 0) -> tuple[list[str], int]:
+    """One device per worker: visible GPUs (at most one worker each) for auto/cuda, else CPU workers splitting the cores
+    (`threads` each when given: CPU numerics depend on the thread count, so a pinned count reproduces on any machine)."""
     import torch
 
     if device in ("auto", "cuda") and torch.cuda.is_available():
@@ -211,11 +213,12 @@ def worker_devices(jobs: int, device: str) -> tuple[list[str], int]:
         return [f"cuda:{i}" for i in range(n)], 0
     if device.startswith("cuda"):
         return [device] * max(1, jobs), 0
-    return ["cpu"] * max(1, jobs), max(1, (os.cpu_count() or 1) // max(1, jobs))
+    return ["cpu"] * max(1, jobs), threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
 def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -> list[Job]:
-    """Train every job of the plan that is not finished (interrupted ones resume); returns the failed jobs."""
+    """Train every job of the plan that is not finished (interrupted ones resume); returns the failed jobs. CPU training
+    processes use `p.threads` threads when it is set."""
     from rich.console import Console
 
     console = console or Console()
@@ -227,8 +230,13 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -
         return []
     failed = []
     if jobs <= 1:
+        import torch
+
         from gbench.runs import run_experiment
 
+        if p.threads:
+            torch.set_num_threads(p.threads)
+            console.print(f"training with {p.threads} CPU thread(s) (--threads)")
         for i, job in enumerate([j for wave in _waves(todo) for j in wave], start=1):
             console.print(f"[bold]cell run {i}/{len(todo)}[/bold] {job.cfg.experiment} -> {job.run_dir} ({job.status})")
             try:
@@ -245,13 +253,14 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    devices, threads = worker_devices(jobs, device)
+    devices, threads = worker_devices(jobs, device, p.threads)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     for d in devices:
         queue.put(d)
     console.print(f"running {len(todo)} cell run(s) in {len(devices)} worker process(es) on {', '.join(sorted(set(devices)))}; "
-                  "each worker's output goes to <run dir>.log")
+                  + (f", {threads} CPU thread(s) each" if threads and devices[0] == "cpu" else "")
+                  + "; each worker's output goes to <run dir>.log")
     with ProcessPoolExecutor(max_workers=len(devices), mp_context=ctx, initializer=_worker_init, initargs=(queue, threads)) as pool:
         for wave in _waves(todo):
             futures = {pool.submit(_worker_run, j.cfg.to_dict(), str(p.out), str(j.run_dir) + ".log"): j for j in wave}
@@ -378,9 +387,11 @@ def collect(p: Plan) -> list[Measured]:
 
 
 def reproduce(name: str, *, preset: str = "paper", seeds: int = 1, jobs: int = 1, out: str | Path = "runs", device: str = "auto",
-              only: tuple = (), extra: tuple = (), run: bool = True, console=None) -> tuple[Plan, list[Measured], list[Job]]:
+              only: tuple = (), extra: tuple = (), run: bool = True, threads: int = 0, console=None) -> tuple[Plan, list[Measured], list[Job]]:
     """`gbench reproduce`: plan the table, run what is missing (unless run=False), collect the measurements."""
+    if threads < 0:
+        raise UsageError(f"--threads must be >= 0, got {threads}")
     table = get_table(name)
-    p = plan(table, preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(extra))
+    p = replace(plan(table, preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(extra)), threads=threads)
     failed = run_missing(p, jobs=jobs, device=device, console=console) if run else []
     return p, collect(p), failed

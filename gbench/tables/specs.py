@@ -9,7 +9,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-from gbench.errors import GBenchError
+from gbench.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -271,5 +271,5 @@ def get_table(name: str) -> Table:
         return EXTRA_TABLES[name]
     if name not in TABLES:
         hint = difflib.get_close_matches(name, table_names(), n=1)
-        raise GBenchError(f"unknown table {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(table_names())}"))
+        raise UsageError(f"unknown table {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(table_names())}"))
     return TABLES[name]()

@@ -15,6 +15,7 @@ Recipes whose official loop orders the updates otherwise say so in `train.loop_o
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,9 +25,9 @@ from torch import nn
 
 from gbench import losses
 from gbench.config import RunConfig
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.models import build_models
-from gbench.sampling import generate, sample_grid, sample_labels, sample_latent
+from gbench.sampling import generate, grid_image, sample_grid, sample_labels, sample_latent
 from gbench.train.ema import EMA
 from gbench.train.sampler import EpochSampler, real_batch
 
@@ -41,7 +42,7 @@ def make_augment(cfg: RunConfig) -> Callable[[torch.Tensor], torch.Tensor]:
 
     variant = {"diffaug": "original", "diffaug-transgan": "transgan"}.get(cfg.train.augment)
     if variant is None:
-        raise GBenchError(f"train.augment must be none, diffaug or diffaug-transgan, not {cfg.train.augment!r}")
+        raise UsageError(f"train.augment must be none, diffaug or diffaug-transgan, not {cfg.train.augment!r}")
     return lambda x: diff_augment(x, cfg.train.augment_policy, variant=variant)
 
 
@@ -53,7 +54,7 @@ def learning_rate(t, base: float, step: int) -> float:
         return base * max(0.0, 1.0 - step / t.steps)
     if t.lr_schedule == "exponential":
         return max(base * math.exp(-step * math.log(t.lr_decay)), t.lr_min)
-    raise GBenchError(f"train.lr_schedule must be constant, linear or exponential, not {t.lr_schedule!r}")
+    raise UsageError(f"train.lr_schedule must be constant, linear or exponential, not {t.lr_schedule!r}")
 
 
 def momentum(t, data_epoch: float) -> float:
@@ -70,7 +71,7 @@ def _optimizer(cfg: RunConfig, params, lr: float, betas: tuple) -> torch.optim.O
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
     if cfg.train.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.train.momentum)
-    raise GBenchError(f"train.optimizer must be adam or sgd, not {cfg.train.optimizer!r}")
+    raise UsageError(f"train.optimizer must be adam or sgd, not {cfg.train.optimizer!r}")
 
 
 @dataclass
@@ -103,11 +104,10 @@ class GANTrainer:
         self.cfg, self.data, self.device = cfg, data, device
         t = cfg.train
         if t.loss not in losses.LOSSES:
-            raise GBenchError(f"unknown loss {t.loss!r}; known: {', '.join(losses.LOSSES)}")
+            raise UsageError(f"unknown loss {t.loss!r}; known: {', '.join(losses.LOSSES)}")
         self.G, self.D = (m.to(device) for m in build_models(cfg))
         if hasattr(self.G, "init_output_bias"):  # gan-mlp: output bias from the data's mean image (pylearn2's init)
             self.G.init_output_bias(data.images.sum(0, dtype=torch.float64) / len(data) / 127.5 - 1, value_range=(-1.0, 1.0))
-        _check_loop_order(t)
         if world_size > 1:
             if t.batch_size_d % world_size or t.batch_size_g % world_size:
                 raise GBenchError(f"batch sizes {t.batch_size_d}/{t.batch_size_g} must divide evenly over {world_size} processes")
@@ -121,10 +121,6 @@ class GANTrainer:
                        start_step=t.ema_start_step, images_per_step=t.batch_size_d) if t.ema else None
         self.sampler = EpochSampler(len(data), t.batch_size_d, seed=cfg.seed, rank=rank, world_size=world_size)
         self.augment = make_augment(cfg)
-        if t.co_train_sr and t.loop_order != "d-first":
-            raise GBenchError("train.co_train_sr (MT-CT) trains on the reals of the step's last D batch: it needs train.loop_order=d-first")
-        if t.precision not in ("fp32", "bf16"):
-            raise GBenchError(f"train.precision must be fp32 or bf16, not {t.precision!r}")
         self.autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16")
         # Compiled callables share the modules' parameters; state dicts keep the plain modules' keys.
         self.G_fwd = torch.compile(self.G) if t.compile else self.G
@@ -181,8 +177,13 @@ class GANTrainer:
         return evaluate_generator(self.eval_generator, self.cfg.eval.protocol, device=self.device, batch_size=self.cfg.eval.batch_size)
 
     def save_samples(self, path) -> None:
-
         sample_grid(self.eval_generator, path, n=GRID_SIZE, seed=GRID_SEED, device=self.device)
+
+    def save_real_samples(self, path) -> None:
+        """The first GRID_SIZE training images, shown beside the samples in the report."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        grid_image(self.data.images[:GRID_SIZE]).save(path)
 
     def _average_gradients(self, module: nn.Module) -> None:
         """DDP by hand: one all-reduce of the flattened gradients per model and step. Unlike the
@@ -320,20 +321,6 @@ class GANTrainer:
                 nn.utils.clip_grad_norm_(module.parameters(), t.grad_clip)
             opt.step()
         return {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean()}, {"loss_g": loss_g}
-
-
-LOOP_ORDERS = ("d-first", "g-first", "g-first-skip0", "simultaneous")
-
-
-def _check_loop_order(t) -> None:
-    if t.loop_order not in LOOP_ORDERS:
-        raise GBenchError(f"train.loop_order must be one of {', '.join(LOOP_ORDERS)}, not {t.loop_order!r}")
-    if t.co_train_sr and t.loop_order != "d-first":
-        raise GBenchError("train.co_train_sr reuses the last D batch's reals: it needs train.loop_order=d-first")
-    if t.loop_order == "simultaneous" and (t.n_critic != 1 or t.batch_size_g != t.batch_size_d or t.r1_gamma > 0
-                                           or t.loss in ("wgan-gp", "wgan-gp-eps")):
-        raise GBenchError("train.loop_order=simultaneous makes one D and one G update from one batch: it needs n_critic 1, "
-                          "batch_size_g = batch_size_d and no gradient penalty")
 
 
 def _broadcast_from_main(*modules: nn.Module) -> None:

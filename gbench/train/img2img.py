@@ -51,7 +51,7 @@ from torch import nn
 
 import reference_models
 from gbench.config import RunConfig
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.sampling import grid_image, to_uint8
 from gbench.train.gan import StepLog, learning_rate
 from gbench.train.sampler import EpochSampler
@@ -82,7 +82,7 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, mod
 def parse_objective(objective: str) -> tuple[bool, str]:
     """pix2pix objective -> (use L1, adversarial term: "" | "gan" | "cgan")."""
     if objective not in OBJECTIVES:
-        raise GBenchError(f"train.pix2pix_objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+        raise UsageError(f"train.pix2pix_objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     terms = objective.split("+")
     return "l1" in terms, next((t for t in terms if t != "l1"), "")
 
@@ -178,7 +178,7 @@ def _build(kind: str, name: str, kwargs: dict, cfg: RunConfig) -> nn.Module:
         return build(name, **kwargs)
     except (KeyError, TypeError, ValueError) as exc:
         msg = exc.args[0] if exc.args else str(exc)
-        raise GBenchError(f"cannot build the models of {cfg.experiment}: {msg}") from None
+        raise UsageError(f"cannot build the models of {cfg.experiment}: {msg}") from None
 
 
 def _check_patch_map(D: nn.Module, channels: int, resolution: int, device) -> None:

@@ -18,7 +18,7 @@ from PIL import Image
 from gbench.data.cityscapes import CITYSCAPES_CLASSES
 from gbench.data.paired import dataset_dir, load_paired_arrays, load_segmentation_set
 from gbench.distributed import resolve_device
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.evaluation.fcn import (CITYSCAPES_CHECKPOINT, FCN8s, _normalise, fcn_scores, load_fcn_checkpoint, load_vgg16_backbone,
                                    segmentation_confusion)
 from gbench.io import atomic_torch_save, sha256_state_dict
@@ -40,7 +40,7 @@ def train_segmenter(dataset: str = "cityscapes", *, root="", out=None, epochs: i
     first `size` frames (tests). Returns the checkpoint path.
     """
     if dataset != "cityscapes":
-        raise GBenchError(f"train-segmenter knows cityscapes only (toyscapes has its own cached segmenter), not {dataset!r}")
+        raise UsageError(f"train-segmenter knows cityscapes only (toyscapes has its own cached segmenter), not {dataset!r}")
     dev = resolve_device(device)
     base = dataset_dir("cityscapes", root)
     photos, _, data_checksum = load_paired_arrays("cityscapes", "train", root, work_size, size)

@@ -40,7 +40,7 @@ from gbench.assets import asset_path
 from gbench.config import RunConfig
 from gbench.data.sr import downscale_uint8, load_sr_training_images
 from gbench.checkpoint import load_generator_state
-from gbench.errors import GBenchError
+from gbench.errors import GBenchError, UsageError
 from gbench.train.gan import StepLog
 from gbench.train.sampler import EpochSampler
 
@@ -97,7 +97,7 @@ class VGG54Loss(nn.Module):
 def build_content_loss(name: str) -> nn.Module | None:
     """None for pixel MSE, else a VGG54Loss."""
     if name not in CONTENT_LOSSES:
-        raise GBenchError(f"train.content_loss must be one of {', '.join(CONTENT_LOSSES)}, not {name!r}")
+        raise UsageError(f"train.content_loss must be one of {', '.join(CONTENT_LOSSES)}, not {name!r}")
     if name == "mse":
         return None
     return VGG54Loss("imagenet" if name == "vgg54" else "random")
@@ -118,7 +118,7 @@ class SRTrainer:
         if t.lr_schedule not in ("constant", "step"):
             raise GBenchError(f"the super-resolution trainer supports lr_schedule constant or step, not {t.lr_schedule!r}")
         if t.pretrain_steps % t.log_every:
-            raise GBenchError("train.pretrain_steps must be a multiple of train.log_every (a log line must not mix the MSE and GAN stages)")
+            raise UsageError("train.pretrain_steps must be a multiple of train.log_every (a log line must not mix the MSE and GAN stages)")
         self.cfg, self.device = cfg, device
         self.crop = cfg.data.resolution
         try:
@@ -130,14 +130,14 @@ class SRTrainer:
                 d_kwargs = {"input_size": self.crop, **cfg.model.d_kwargs}
                 self.D = reference_models.build_discriminator(cfg.model.discriminator, **d_kwargs).to(device)
         except (KeyError, TypeError, ValueError) as exc:
-            raise GBenchError(f"cannot build the models of {cfg.experiment}: {exc.args[0] if exc.args else exc}") from None
+            raise UsageError(f"cannot build the models of {cfg.experiment}: {exc.args[0] if exc.args else exc}") from None
         if getattr(self.G, "task", "") != "super_resolution":
             raise GBenchError(f"{cfg.model.generator} is not a super-resolution generator")
         self.scale = self.G.scale
         if self.crop % self.scale:
             raise GBenchError(f"data.resolution (HR crop) {self.crop} is not a multiple of the scale {self.scale}")
         if t.loss not in losses.LOSSES:
-            raise GBenchError(f"unknown loss {t.loss!r}; known: {', '.join(losses.LOSSES)}")
+            raise UsageError(f"unknown loss {t.loss!r}; known: {', '.join(losses.LOSSES)}")
         self.content = build_content_loss(t.content_loss)
         if self.content is not None:
             self.content.to(device)
