@@ -14,7 +14,7 @@ Discriminator: block1 -> blocks.0 (c1 -> conv1, c2 -> conv2, c_sc -> shortcut), 
 linear. The official layers use ``torch.nn.utils.spectral_norm`` (hooks): ``weight_orig``, ``weight_u``, ``weight_v``
 map to the parametrization's ``original``, ``0._u``, ``0._v`` (both compute W / (u^T W v) in eval mode). Files from
 PyTorch < 1.1 have no ``weight_v`` but the normalised ``weight``; v is then solved from it as PyTorch's own
-state-dict hook does (v = pinv(W^T W) W^T u, rescaled to sigma = mean(W_orig / W)).
+state-dict hook does (v = pinv(W_orig) u, scaled so that u^T W_orig v = sigma = W_orig / W).
 """
 
 from __future__ import annotations
@@ -54,10 +54,13 @@ def sniff(kind: str, blob) -> bool:
 
 
 def _solve_v(weight_orig: torch.Tensor, weight: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """PyTorch's pre-1.1 upgrade: the v with u^T W v = sigma = mean(W_orig / W) (torch.nn.utils.spectral_norm)."""
+    """PyTorch's pre-1.1 upgrade: the v with u^T W v = sigma, W = W_orig / sigma (torch.nn.utils.spectral_norm takes
+    sigma = mean(W_orig / W) and solves pinv(W^T W) W^T u; here sigma is the least-squares ratio, which also survives
+    zero weights, and pinv(W) u, the same vector from a cheaper SVD)."""
     w = weight_orig.reshape(weight_orig.shape[0], -1).double()
-    sigma = (weight_orig / weight).mean().double()
-    v = torch.linalg.pinv(w.t() @ w) @ w.t() @ u.double()
+    normalised = weight.reshape(w.shape).double()
+    sigma = (w * normalised).sum() / (normalised * normalised).sum()
+    v = torch.linalg.pinv(w) @ u.double()
     return (v * sigma / (u.double() @ (w @ v))).to(weight_orig.dtype)
 
 

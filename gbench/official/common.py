@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,8 +75,9 @@ def read_torch(path: Path) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unsafe globals, truncated files, not a torch file: torch raises many types
         reason = " ".join(str(exc).split())
-        unsafe = reason.split("Unsupported global: GLOBAL ")[-1].split(" ")[0] if "Unsupported global" in reason else None
+        unsafe = re.search(r"GLOBAL ([\w.]+)", reason)
         if unsafe:
+            unsafe = unsafe.group(1)
             raise GBenchError(f"{path} needs the global {unsafe}, which a weights-only load refuses (nothing from the file is run)") from None
         raise GBenchError(f"cannot read {path} with torch.load(weights_only=True): {type(exc).__name__}: {reason[:160]}") from None
 

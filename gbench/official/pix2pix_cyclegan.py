@@ -126,14 +126,14 @@ def resnet_rename(key: str) -> str:
     return re.sub(r"^model\.", "net.", key)
 
 
-def _drop_instance_stats(state: dict, model_state: dict, dropped: list[str]) -> dict:
+def _drop_instance_stats(entries: list[Entry], model_state: dict, dropped: list[str]) -> list[Entry]:
     """The official load_networks patch: InstanceNorm entries from PyTorch < 0.4 files have no place in the model."""
-    keep = {}
-    for key, tensor in state.items():
-        if key.rsplit(".", 1)[-1] in INSTANCE_NORM_STATS and key not in model_state:
-            dropped.append(key)
+    keep = []
+    for e in entries:
+        if e.official.rsplit(".", 1)[-1] in INSTANCE_NORM_STATS and e.target not in model_state:
+            dropped.append(e.official)
         else:
-            keep[key] = tensor
+            keep.append(e)
     return keep
 
 
@@ -232,7 +232,6 @@ def load_files(path: Path, experiment: str | None, extra: tuple[str, ...] = ()) 
     modules, counts, dropped = {}, {}, []
     for name, state in states.items():
         module = G if name == "G" else D
-        state = _drop_instance_stats(state, module.state_dict(), dropped)
         if kinds[name] == "unet":
             levels = unet_architecture(state)["num_downs"]
             entries = [Entry(k, unet_rename(k, levels), t) for k, t in state.items()]
@@ -242,6 +241,7 @@ def load_files(path: Path, experiment: str | None, extra: tuple[str, ...] = ()) 
             entries = [Entry(k, re.sub(r"^model\.", "net.", k), t) for k, t in state.items()]
         else:
             entries = [Entry(k, k, t) for k, t in state.items()]
+        entries = _drop_instance_stats(entries, module.state_dict(), dropped)
         counts[name] = load_exact(module, entries, f"{experiment} {name}", keep_own=lambda k: k.endswith("num_batches_tracked"))
         modules[name] = module
     if dropped:

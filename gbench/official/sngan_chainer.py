@@ -69,7 +69,7 @@ def sniff(kind: str, blob) -> bool:
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(array))
+    return torch.from_numpy(np.array(array))  # a contiguous copy that keeps 0-d arrays 0-d (ascontiguousarray would not)
 
 
 def generator_entries(state: dict) -> list[Entry]:
