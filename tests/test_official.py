@@ -848,3 +848,37 @@ def test_sngan_chainer_npz(tmp_path, conditional):
     with torch.no_grad():
         want = call(reference_without_sn(D, "sngan", overrides, d_norm), x)
         torch.testing.assert_close(call(both.modules["D"], x), want, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ registry
+
+
+def test_registry_entries_are_consistent():
+    from gbench.experiments import experiments
+    from gbench.leaderboard import PAPER_PROTOCOLS
+    from gbench.official.registry import RELEASES, get_release
+    from gbench.protocols import PROTOCOLS
+
+    paper_ids = set(PAPER_PROTOCOLS)
+    assert len(RELEASES) >= 12
+    for release in RELEASES.values():
+        assert release.format in official.FORMATS, release.name
+        if release.experiment is not None:
+            assert release.experiment in experiments() and release.experiment in official.FORMATS[release.format].experiments
+            resolve_config(release.experiment, "paper", list(release.overrides))  # the overrides are valid --set strings
+        assert release.protocol is None or release.protocol in PROTOCOLS, release.name
+        assert release.paper_protocol in paper_ids, release.name
+        assert release.downloads and all(d.url.startswith("http") and d.filename for d in release.downloads)
+        for d in release.downloads:
+            assert (d.drive_id is None) == (d.drive_kind is None) and (d.drive_id is None or d.drive_id in d.url)
+        assert release.sha256 is None or len(release.sha256) == 64
+        assert release.comparable_note and release.verify_command == f"gbench verify {release.name} --device cuda"
+        for p in release.published:
+            assert p.source and (p.error is not None or p.tolerance > 0), (release.name, p.metric)
+    xl = get_release("transgan-xl-cifar10")
+    fid = next(p for p in xl.published if p.metric == "fid")
+    assert fid.reproduced_by(11.89 + 0.3) and not fid.reproduced_by(11.89 + 0.5)  # 3% of 11.89 = 0.357
+    is_ = next(p for p in xl.published if p.metric == "is_mean")
+    assert is_.reproduced_by(8.63 - 0.17) and not is_.reproduced_by(8.63 - 0.18)  # the paper's +-0.16 vs 2% = 0.173
+    with pytest.raises(GBenchError, match="did you mean 'autogan-cifar10'"):
+        get_release("autogan-cifar")
