@@ -627,9 +627,13 @@ def persistent_tree(module, kind: str, hook, easydict, init_kwargs: dict, module
     return node("")
 
 
-def test_stylegan2_ada_pickle_imports_without_running_its_code(tmp_path):
-    G, D = build("stylegan2", ADA_OVERRIDES)
-    G_ema = randomize(build("stylegan2", ADA_OVERRIDES)[0], 18, scale=0.5)
+@pytest.mark.parametrize("tf_converted", [False, True])
+def test_stylegan2_ada_pickle_imports_without_running_its_code(tmp_path, tf_converted):
+    # legacy.py's TF conversion gives the conditional D a label mapping without hidden layers (lr multiplier 0.1)
+    d_mapping = {"num_layers": 0, "lr_multiplier": 0.1} if tf_converted else {"num_layers": 2}
+    overrides = ADA_OVERRIDES + (("model.d_kwargs.d_mapping_layers=0", "model.d_kwargs.mapping_lr_multiplier=0.1") if tf_converted else ())
+    G, D = build("stylegan2", overrides)
+    G_ema = randomize(build("stylegan2", overrides)[0], 18, scale=0.5)
     randomize(G, 19, scale=0.5), randomize(D, 20, scale=0.5)
     marker = tmp_path / "source-code-ran"
     module_src = f"open({str(marker)!r}, 'w').write('the pickled source code was executed')\n"
@@ -639,7 +643,7 @@ def test_stylegan2_ada_pickle_imports_without_running_its_code(tmp_path):
                                  synthesis_kwargs=util.EasyDict(channel_base=64, channel_max=16, num_fp16_res=4, conv_clamp=256))
         d_kwargs = util.EasyDict(c_dim=3, img_resolution=8, img_channels=3, architecture="orig", channel_base=64, channel_max=16,
                                  num_fp16_res=4, conv_clamp=256, block_kwargs=util.EasyDict(),
-                                 mapping_kwargs=util.EasyDict(num_layers=2), epilogue_kwargs=util.EasyDict(mbstd_group_size=2))
+                                 mapping_kwargs=util.EasyDict(**d_mapping), epilogue_kwargs=util.EasyDict(mbstd_group_size=2))
         hook = persistence._reconstruct_persistent_obj
         augment = Persistent(hook, "AugmentPipe", {"_buffers": collections.OrderedDict(p=torch.zeros([])), "_modules": {},
                                                   "_init_kwargs": util.EasyDict(xflip=1, rotate90=1)}, module_src)
@@ -655,6 +659,7 @@ def test_stylegan2_ada_pickle_imports_without_running_its_code(tmp_path):
     assert not marker.exists()
     assert set(result.modules) == {"G", "G_ema", "D"} and result.experiment == "stylegan2"
     assert set(ADA_MODEL) <= set(result.overrides) and "model.g_kwargs.num_classes=3" in result.overrides
+    assert ("model.d_kwargs.d_mapping_layers=0" in result.overrides) == tf_converted
     assert any("augment_pipe" in n for n in result.notes) and any("fp16" in n for n in result.notes)
     z, y = torch.randn(4, 8), torch.tensor([0, 2, 1, 2])
     with torch.no_grad():
@@ -672,6 +677,19 @@ def test_stylegan2_ada_pickle_imports_without_running_its_code(tmp_path):
         torch.testing.assert_close(result.modules["D"](images, y), D(images, y), rtol=0, atol=0)
     round_trip(tmp_path, result, z, y)
     assert not marker.exists()
+
+
+def test_stylegan2_ada_minibatch_group_none_means_the_whole_batch():
+    from gbench.official.stylegan2_ada import WHOLE_BATCH, discriminator_fields
+    from gbench.official.unpickle import PersistentObject
+
+    kwargs = {"c_dim": 10, "img_resolution": 32, "img_channels": 3, "architecture": "orig", "epilogue_kwargs": {"mbstd_group_size": None}}
+    fields = discriminator_fields(PersistentObject("Discriminator", {"_init_kwargs": kwargs}))
+    assert fields["mbstd_group_size"] == WHOLE_BATCH and fields["d_architecture"] == "orig" and fields["d_mapping_layers"] == 8
+    D = build("stylegan2", ADA_MODEL + (f"model.d_kwargs.mbstd_group_size={WHOLE_BATCH}",) + tuple(
+        f"model.d_kwargs.{k}={v}" for k, v in ADA_SMALL.items() if k != "mbstd_group_size"))[1]
+    with torch.no_grad():
+        assert D(torch.randn(5, 3, 8, 8), torch.arange(5) % 3).shape == (5,)
 
 
 class Evil:

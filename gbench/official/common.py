@@ -70,9 +70,11 @@ def _numpy_safe_globals() -> list:
 
 def read_torch(path: Path) -> Any:
     """``torch.load(weights_only=True)`` on the CPU, with numpy scalars/arrays allowed; failures are one line."""
+    path = Path(path)
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            # zip-format files are memory-mapped: training checkpoints carry optimizer states several times the weights
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as exc:  # unsafe globals, truncated files, not a torch file: torch raises many types
         reason = " ".join(str(exc).split())
         unsafe = re.search(r"GLOBAL ([\w.]+)", reason)

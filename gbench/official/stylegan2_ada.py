@@ -18,6 +18,10 @@ synthesis.b{res} -> synthesis.blocks.{log2(res) - 2} (const, conv0, conv1, torgb
 D: b{res} -> blocks.{log2(R) - log2(res)} (fromrgb, conv0, conv1[, skip]); mapping.fc{i} -> mapping.layers.{i};
 b4.{conv, fc, out} -> epilogue.{conv, fc, out}. The ``resample_filter`` buffers are checked to be the [1, 3, 3, 1]
 filter gbench derives and dropped; ``augment_pipe`` is not a network and is ignored.
+
+Pickles converted from the TensorFlow release by ``legacy.py`` carry that converter's init kwargs: a conditional D
+whose label mapping has 0 hidden layers (lr multiplier 0.1) and possibly ``mbstd_group_size`` None (the whole batch);
+both become ``model.d_kwargs`` overrides like any other difference.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ DESCRIPTION = "NVlabs/stylegan2-ada-pytorch network pickle (.pkl with G, D, G_em
 EXPERIMENTS = ("stylegan2",)
 MODEL = "stylegan2-ada-cifar10"
 NETWORKS = {"G": "Generator", "G_ema": "Generator", "D": "Discriminator"}
+WHOLE_BATCH = 1 << 30  # minibatch-stddev group "None" (the whole batch): gbench takes min(group, batch)
 MAPPING_KWARGS = {"num_layers", "embed_features", "layer_features", "activation", "lr_multiplier", "w_avg_beta"}
 SYNTHESIS_KWARGS = {"channel_base", "channel_max", "num_fp16_res", "conv_clamp", "architecture", "resample_filter", "use_noise",
                     "activation", "fp16_channels_last", "kernel_size", "channels_last"}
@@ -73,20 +78,22 @@ def generator_fields(obj: PersistentObject) -> dict:
 def discriminator_fields(obj: PersistentObject) -> dict:
     kw = obj.init_kwargs
     epilogue, mapping, block = (dict(kw.get(k) or {}) for k in ("epilogue_kwargs", "mapping_kwargs", "block_kwargs"))
+    group = epilogue.get("mbstd_group_size", 4)  # None = the whole minibatch (legacy.py's TF default)
     _unsupported("D", {k: v for k, v in kw.items() if k not in ("epilogue_kwargs", "mapping_kwargs", "block_kwargs")},
                  {"c_dim", "img_resolution", "img_channels", "architecture", "channel_base", "channel_max", "num_fp16_res", "conv_clamp",
                   "cmap_dim"}, {"architecture": ("resnet", "orig")})
     _unsupported("D epilogue_kwargs", epilogue, {"mbstd_group_size", "mbstd_num_channels", "activation"}, {"activation": ("lrelu",)})
-    _unsupported("D mapping_kwargs", mapping, MAPPING_KWARGS, {"activation": ("lrelu",)})
+    channels_at_4 = min(kw.get("channel_base", 32768) // 4, kw.get("channel_max", 512))
+    _unsupported("D mapping_kwargs", mapping, MAPPING_KWARGS,
+                 {"activation": ("lrelu",), "embed_features": (None, channels_at_4), "layer_features": (None, channels_at_4)})
     _unsupported("D block_kwargs", block, {"activation", "resample_filter", "fp16_channels_last", "freeze_layers"},
                  {"activation": ("lrelu",), "resample_filter": ([1, 3, 3, 1], (1, 3, 3, 1))})
-    channels_at_4 = min(kw.get("channel_base", 32768) // 4, kw.get("channel_max", 512))
     if kw.get("c_dim", 0) and kw.get("cmap_dim") not in (None, channels_at_4):
         raise LayoutMismatch(f"D has cmap_dim={kw['cmap_dim']}; gbench's conditional D maps labels to {channels_at_4} features")
     return {"resolution": kw["img_resolution"], "channels": kw["img_channels"], "num_classes": kw.get("c_dim", 0),
             "d_architecture": kw.get("architecture", "resnet"), "channel_base": kw.get("channel_base", 32768),
             "channel_max": kw.get("channel_max", 512), "conv_clamp": kw.get("conv_clamp"),
-            "mbstd_group_size": epilogue.get("mbstd_group_size", 4), "mbstd_num_features": epilogue.get("mbstd_num_channels", 1),
+            "mbstd_group_size": WHOLE_BATCH if group is None else group, "mbstd_num_features": epilogue.get("mbstd_num_channels", 1),
             "d_mapping_layers": mapping.get("num_layers", 8), "mapping_lr_multiplier": mapping.get("lr_multiplier", 0.01)}
 
 
