@@ -210,8 +210,10 @@ def test_transgan_v1_checkpoint_imports_and_matches_the_official_forward(tmp_pat
 
 
 def test_transgan_v1_infers_the_architecture_from_shapes():
+    def meta(*shape):  # shapes only: no memory for the 65536 x 1024 Linear
+        return torch.empty(*shape, device="meta")
+
     def shapes(latent, width, depths, bottom):
-        meta = lambda *s: torch.empty(*s, device="meta")
         state = {"l1.weight": meta(bottom ** 2 * width, latent), "pos_embed_1": meta(1, bottom ** 2, width)}
         state.update({f"blocks.{i}.norm1.weight": meta(width) for i in range(depths[0])})
         for s, depth in enumerate(depths[1:]):
@@ -665,7 +667,9 @@ def test_stylegan2_ada_pickle_imports_without_running_its_code(tmp_path, tf_conv
     with torch.no_grad():
         # ADA's MappingNetwork by hand: normalize(z) ++ normalize(embed(one_hot(y))), then FC + lrelu (lr multiplier 0.01)
         sd = {ada_key(k, "G", 8): v for k, v in G_ema.state_dict().items()}
-        normalize = lambda x: x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()
+        def normalize(x):
+            return x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()
+
         c = F.one_hot(y, 3).float()
         x = torch.cat([normalize(z), normalize(F.linear(c, sd["mapping.embed.weight"] / math.sqrt(3), sd["mapping.embed.bias"]))], 1)
         for i in range(2):
@@ -900,3 +904,17 @@ def test_registry_entries_are_consistent():
     assert is_.reproduced_by(8.63 - 0.17) and not is_.reproduced_by(8.63 - 0.18)  # the paper's +-0.16 vs 2% = 0.173
     with pytest.raises(GBenchError, match="did you mean 'autogan-cifar10'"):
         get_release("autogan-cifar")
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_restricted_unpickler_reads_tensors_and_plain_values_at_every_protocol(tmp_path, protocol):
+    from gbench.official.unpickle import read_pickle
+
+    obj = {"array": np.arange(6, dtype=np.float32).reshape(2, 3), "scalar": np.float64(2.5), "parameter": torch.nn.Parameter(torch.ones(2, 2)),
+           "tensor": torch.arange(4).view(2, 2)[:, 1], "set": {1, 2}, "size": torch.Size([2, 3]), "bytes": b"\x00\xff",
+           "ordered": collections.OrderedDict(a=1)}
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps(obj, protocol=protocol))
+    out = read_pickle(tmp_path / "plain.pkl")
+    assert out["array"].tolist() == [[0, 1, 2], [3, 4, 5]] and out["scalar"] == 2.5 and out["bytes"] == b"\x00\xff"
+    assert type(out["parameter"]) is torch.Tensor and out["parameter"].sum() == 4 and out["tensor"].tolist() == [1, 3]
+    assert out["set"] == {1, 2} and out["size"] == (2, 3) and out["ordered"] == {"a": 1}

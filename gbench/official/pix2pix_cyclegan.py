@@ -205,8 +205,7 @@ def load_files(path: Path, experiment: str | None, extra: tuple[str, ...] = ()) 
             experiment = _infer_experiment(kinds["G"], g_arch, extra)
             notes.append(f"experiment inferred from the generator: {experiment}")
         fields, model_name = _experiment_fields(experiment, "G", extra)
-        if kinds["G"] == "unet" and model_name not in _generator_model_names("unet") or kinds["G"] == "resnet" and model_name not in \
-                _generator_model_names("resnet"):
+        if model_name not in _generator_model_names(kinds["G"]):
             raise LayoutMismatch(f"the file holds a {kinds['G']} generator, {experiment} uses {model_name}")
         g_changes = {k: v for k, v in g_arch.items() if fields.get(k) != v}
         notes.append("generator: " + ", ".join(f"{k} {v}" for k, v in g_arch.items()))

@@ -11,7 +11,8 @@ answers only from a fixed table, so nothing outside it can be reached:
   ``torch.storage._load_from_bytes``, whose bytes are a legacy ``torch.save`` of one storage, read here with
   ``torch.load(weights_only=True)`` -- the same handling torch gives a pickled tensor, without arbitrary globals.
 - Plain containers and numbers: ``collections.OrderedDict``, ``builtins.set`` / ``frozenset``, numpy scalars, dtypes
-  and arrays (``numpy.core.multiarray.scalar`` / ``_reconstruct`` with ``numpy.ndarray`` only).
+  and arrays (``numpy.core.multiarray.scalar`` / ``_reconstruct`` with ``numpy.ndarray`` only, protocol 5's
+  ``numpy.core.numeric._frombuffer`` of plain dtypes), and protocol 2's byte strings (``_codecs.encode(text, 'latin1')``).
 
 Anything else (``os.system``, ``builtins.eval``, a class of the original code base, ...) is refused with one
 ``GBenchError`` naming it, before anything is called. Persistent ids (``torch.save``'s) are refused too.
@@ -99,6 +100,21 @@ def _numpy_reconstruct(cls, *args):
     return np.ndarray.__new__(np.ndarray, *args)
 
 
+def _numpy_frombuffer(buffer, dtype, shape, order):
+    """Protocol 5's numpy arrays: numpy's own ``_frombuffer`` (a copy of raw bytes into an array of plain dtype)."""
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise GBenchError("numpy _frombuffer with an object dtype refused")
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order).copy()
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """Protocol-2 pickles store byte strings as ``_codecs.encode(str, 'latin1')``; only that use is honoured."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise GBenchError("the pickle calls _codecs.encode with something other than a latin-1 byte string")
+    return text.encode("latin1")
+
+
 def _numpy_scalar():
     try:
         from numpy._core.multiarray import scalar
@@ -115,6 +131,7 @@ _ALLOWED = {
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
     ("__builtin__", "set"): set,
+    ("_codecs", "encode"): _latin1_encode,
     ("torch", "Size"): torch.Size,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
@@ -123,6 +140,8 @@ _ALLOWED = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy.core.multiarray", "scalar"): _numpy_scalar(),
     ("numpy._core.multiarray", "scalar"): _numpy_scalar(),
+    ("numpy.core.numeric", "_frombuffer"): _numpy_frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _numpy_frombuffer,
     ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
 }
