@@ -309,13 +309,13 @@ def test_transgan_neurips_checkpoint_imports_relative_position_tables(tmp_path):
 
 
 def test_transgan_neurips_aug2021_variant_is_detected(tmp_path):
-    variant = ("model.g_kwargs.relative_position=false", "model.g_kwargs.noise_injection=true",
-               "model.d_kwargs.relative_position=false", "model.d_kwargs.noise_injection=false")
+    # ViT_custom (Jul 2021): noise injection instead of tables in G; ViT_custom_scale2: tables but no noise in D
+    variant = ("model.g_kwargs.relative_position=false", "model.g_kwargs.noise_injection=true", "model.d_kwargs.noise_injection=false")
     G, D = build("transgan-neurips", TRANSGAN_SMALL + variant)
     randomize(G, 6), randomize(D, 7)
     torch.save({"avg_gen_state_dict": neurips_generator_state(G), "dis_state_dict": neurips_discriminator_state(D)}, tmp_path / "aug.pth")
     result = official.import_checkpoint("transgan-neurips", tmp_path / "aug.pth", "transgan-neurips", TRANSGAN_SMALL)
-    assert set(variant) <= set(result.overrides)
+    assert set(variant) <= set(result.overrides) and not any("d_kwargs.relative_position" in o for o in result.overrides)
     z = torch.randn(2, 16)
     with torch.no_grad():
         torch.manual_seed(1)

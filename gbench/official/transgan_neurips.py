@@ -19,9 +19,9 @@ i.e. the transpose reshaped; ``attn.relative_position_index`` (a buffer the code
 the standard Swin index and dropped.
 
 Variants are told apart by their keys: relative-position tables present -> ``ViT_custom_rp`` (gbench's default),
-noise strengths instead -> the Aug-2021 ``ViT_custom`` generator (``model.g_kwargs.relative_position=false``,
-``model.g_kwargs.noise_injection=true``); a D without tables and noise -> ``ViT_custom_scale2``. The overrides are
-reported. ``--latent_norm`` (off in the CIFAR scripts) is not implemented, so it cannot be honoured.
+noise strengths instead -> the ``ViT_custom`` generator of the Aug-2021 checkpoint (``model.g_kwargs.relative_position=false``,
+``model.g_kwargs.noise_injection=true``; the file's Jun-2021 version had neither); a D with tables but no noise ->
+``ViT_custom_scale2`` (``model.d_kwargs.noise_injection=false``). The overrides are reported. ``--latent_norm`` (off in the CIFAR scripts) is not implemented, so it cannot be honoured.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def _kwarg_overrides(experiment: str, parts: dict, extra: tuple[str, ...]) -> tu
         overrides += override_strings(section, changed)
         if changed:
             notes.append(f"{label}: relative-position tables {'present' if found['relative_position'] else 'absent'}, noise injection "
-                         f"{'present' if found['noise_injection'] else 'absent'} (the Aug-2021 ViT_custom variant): "
+                         f"{'present' if found['noise_injection'] else 'absent'} (an earlier ViT_custom / ViT_custom_scale2 variant): "
                          + " ".join(override_strings(section, changed)))
     return overrides, notes
 
