@@ -21,7 +21,8 @@ the standard Swin index and dropped.
 Variants are told apart by their keys: relative-position tables present -> ``ViT_custom_rp`` (gbench's default),
 noise strengths instead -> the ``ViT_custom`` generator of the Aug-2021 checkpoint (``model.g_kwargs.relative_position=false``,
 ``model.g_kwargs.noise_injection=true``; the file's Jun-2021 version had neither); a D with tables but no noise ->
-``ViT_custom_scale2`` (``model.d_kwargs.noise_injection=false``). The overrides are reported. ``--latent_norm`` (off in the CIFAR scripts) is not implemented, so it cannot be honoured.
+``ViT_custom_scale2`` (``model.d_kwargs.noise_injection=false``). The overrides are reported. ``--latent_norm`` (off
+in the CIFAR scripts) is not implemented, so it cannot be honoured.
 """
 
 from __future__ import annotations
