@@ -1,10 +1,11 @@
 """Format ``transgan-v1``: checkpoints of the TransGAN v1 code (VITA-Group/TransGAN at c1524fb4).
 
-Read: ``test.py`` (loads ``checkpoint['avg_gen_state_dict']`` into a DataParallel generator, evaluates at epoch 300),
-``train.py`` (``save_checkpoint`` stores epoch, gen_model, dis_model, gen_state_dict, dis_state_dict,
-avg_gen_state_dict, gen_optimizer, dis_optimizer, best_fid, path_helper, fixed_z), ``models/TransGAN_8_8_1.py``
+Read: ``test.py`` (reads epoch, best_fid, gen_state_dict, dis_state_dict, gen_optimizer, dis_optimizer and
+avg_gen_state_dict into DataParallel nets, evaluates the EMA generator at epoch 300), ``models/TransGAN_8_8_1.py``
 (CIFAR XL), ``TransGAN_8_8_G2_1.py`` (STL-10; S/M/L widths), ``Celeba64_TransGAN.py``, ``models/ViT_8_8.py`` (D),
-``exps/{cifar10,stl10,celeba64}_test.sh``.
+``exps/{cifar10,stl10,celeba64}_test.sh``. The v1 commit has no training script ("Coming soon"); the writer of this
+dict is the AutoGAN-derived ``save_checkpoint`` call that HEAD's ``train_derived.py`` still has (epoch, gen_model,
+dis_model, the three state dicts, both optimizers, best_fid, path_helper, fixed_z).
 
 Official generator keys -> gbench (``reference_models/transgan.py``):
   l1.*                            -> latent_to_tokens.*
