@@ -57,8 +57,9 @@ Deviations and decisions where the sources leave a choice:
    import nothing from gbench, so the trainer applies ``gbench.augment.diff_augment`` to every D input.
 2. Masked attention logits are excluded with a boolean SDPA mask (-inf) instead of the code's -1e9:
    identical after softmax in float32. The relative-position bias is passed to SDPA as an additive mask.
-3. Unused modules of the official files are left out: v1 ``Celeba64_TransGAN`` builds a BatchNorm2d
-   ``to_rgb`` that forward never calls (2 * gf_dim parameters, < 0.002 %); ``--d_spectral_norm`` is never read.
+3. Unused modules of the official files are left out: the v1 generators (``TransGAN_8_8_1``, ``TransGAN_8_8_G2_1``,
+   ``Celeba64_TransGAN``) build a BatchNorm2d ``to_rgb`` that forward never calls (2 * gf_dim parameters,
+   < 0.002 %); ``--d_spectral_norm`` is never read.
 4. A stage whose width ``num_heads`` does not divide cannot split into equal heads; such stages (smoke-size
    models only) use gcd(num_heads, width) heads. Every paper configuration divides evenly (4 heads).
 5. The discriminators accept any image size that is a multiple of their patch size (2x the patch for the
