@@ -159,7 +159,7 @@ def convert(blob, experiment: str | None, source: str, extra: tuple[str, ...] = 
             if key.endswith("resample_filter") and (tensor.shape != kernel.shape or not torch.allclose(tensor.float(), kernel)):
                 raise LayoutMismatch(f"{name} {key!r} is not the [1, 3, 3, 1] filter gbench uses")
         entries = [Entry(k, target, t) for k, t in tensors.items()
-                   if (target := _rename(k, kind, G.resolution, dropped)) is not None]
+                   if (target := _rename(k, kind, D.resolution, dropped)) is not None]
         module = D if kind == "D" else copy.deepcopy(G)
         counts[name] = load_exact(module, entries, f"{MODEL} {kind}")
         modules[name] = module
