@@ -5,7 +5,7 @@ and container (DataParallel prefixes, numpy extras, Chainer paths, NVlabs persis
 checks the imported model against the same tensors loaded by hand: either a functional forward written here from the
 official code (TransGAN's relative-position gather, the U-Net's nested blocks, ajbrock's / Chainer's test-time
 spectral norm, ADA's label mapping) or the source model. Written gbench checkpoints are read back through
-``gbench.metrics.sources.from_checkpoint``. Wrong layouts and malicious files must fail with one line and run nothing.
+``gbench.evaluation.sources.from_checkpoint``. Wrong layouts and malicious files must fail with one line and run nothing.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from torch.nn.utils import parametrize
 import gbench.official as official
 from gbench.errors import GBenchError
 from gbench.experiments import resolve_config
-from gbench.metrics.sources import from_checkpoint
+from gbench.evaluation.sources import from_checkpoint
 from gbench.official import transgan_v1
-from gbench.train.gan import build_models
+from gbench.models import build_models
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -92,7 +92,7 @@ def to_gbench_checkpoint(modules: dict[str, nn.Module] | ImportResult, experimen
 
     The file is {"trainer": {"step", "G", "D", "G_ema"}, "config_hash", "evals", "imported"}: ``gbench eval
     --checkpoint PATH --experiment EXP [--set OVERRIDE ...]`` and ``gbench sample`` read it through
-    ``gbench.metrics.sources`` (the EMA generator when present). ``imported`` records the format, source file,
+    ``gbench.evaluation.sources`` (the EMA generator when present). ``imported`` records the format, source file,
     overrides, notes and a content hash of every module's weights. An ``ImportResult`` brings its own experiment,
     overrides and provenance. A file without a generator cannot be evaluated and is refused.
     """

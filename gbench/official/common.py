@@ -275,7 +275,7 @@ def build_experiment_models(experiment: str, overrides: tuple[str, ...] = (), ex
     """(resolved paper config, G, D) exactly as ``gbench eval --checkpoint --experiment --set ...`` builds them, with the
     format's ``overrides`` and then the caller's ``extra`` overrides (which win)."""
     from gbench.experiments import resolve_config
-    from gbench.train.gan import build_models
+    from gbench.models import build_models
 
     cfg = resolve_config(experiment, "paper", [*overrides, *extra])
     G, D = build_models(cfg)
