@@ -82,7 +82,7 @@ def round_trip(tmp_path, result, z, y=None, extra=()):
     path = official.to_gbench_checkpoint(result, None, tmp_path / "imported.pt")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     assert set(blob) >= {"trainer", "config_hash", "imported"} and blob["imported"]["format"] == result.format
-    source = from_checkpoint(path, result.experiment, "paper", list(result.overrides))
+    source = from_checkpoint(path, result.experiment, "paper")  # the file's own overrides are applied automatically
     want = "G_ema" if "G_ema" in result.modules else "G"
     assert source.details["generator"] == ("EMA" if want == "G_ema" else "G")
     G = source.generator.eval()

@@ -4,7 +4,9 @@
 exactly as ``gbench eval --checkpoint PATH --experiment EXP`` builds the experiment's generator (plus the overrides
 the import reports); ``import_checkpoint`` returns the same with what was inferred and converted;
 ``to_gbench_checkpoint`` writes them in the file layout training writes. ``FORMATS`` lists the formats, one module
-each (its docstring names the official files read and the key map); ``registry.RELEASES`` lists the known releases.
+each (its docstring names the official files read and the key map); ``import_to_file`` is `gbench import`.
+``registry.RELEASES`` lists the known releases, ``fetch`` puts their files on disk (`gbench data fetch ckpt:NAME`) and
+``verify`` evaluates them against the published numbers (`gbench verify NAME`).
 
 Safety: nothing from a file is ever executed. ``.pth`` files go through ``torch.load(weights_only=True)``, pickles
 through ``gbench.official.unpickle`` (a table of allowed globals, persistent classes as inert stand-ins), ``.npz``
@@ -51,9 +53,12 @@ def import_checkpoint(format: str, path, experiment: str | None = None, override
     module = _MODULES[format]
     try:
         if hasattr(module, "load_files"):  # formats whose release is several files (G and D side by side)
-            return module.load_files(path, experiment, tuple(overrides))
-        kind, blob = read_any(path)
-        return module.convert(blob, experiment, str(path), tuple(overrides))
+            result = module.load_files(path, experiment, tuple(overrides))
+        else:
+            kind, blob = read_any(path)
+            result = module.convert(blob, experiment, str(path), tuple(overrides))
+        result.overrides = tuple(dict.fromkeys(result.overrides))  # a caller's override the format also reports: once
+        return result
     except LayoutMismatch as exc:
         raise GBenchError(f"{path} does not fit format {format}{f' ({experiment})' if experiment else ''}: {exc}; "
                           f"{_guess(path, format)}") from None
@@ -91,9 +96,9 @@ def to_gbench_checkpoint(modules: dict[str, nn.Module] | ImportResult, experimen
     """Write ``modules`` as a gbench checkpoint at ``path`` (atomically), in training's layout.
 
     The file is {"trainer": {"step", "G", "D", "G_ema"}, "config_hash", "evals", "imported"}: ``gbench eval
-    --checkpoint PATH --experiment EXP [--set OVERRIDE ...]`` and ``gbench sample`` read it through
-    ``gbench.evaluation.sources`` (the EMA generator when present). ``imported`` records the format, source file,
-    overrides, notes and a content hash of every module's weights. An ``ImportResult`` brings its own experiment,
+    --checkpoint PATH [--experiment EXP]`` and ``gbench sample --checkpoint PATH`` read it through
+    ``gbench.evaluation.sources`` (the EMA generator when present), which applies ``imported.overrides`` itself.
+    ``imported`` records the format, source file, experiment, overrides, notes and a content hash of every module's weights. An ``ImportResult`` brings its own experiment,
     overrides and provenance. A file without a generator cannot be evaluated and is refused.
     """
     from gbench.experiments import resolve_config
@@ -120,4 +125,18 @@ def to_gbench_checkpoint(modules: dict[str, nn.Module] | ImportResult, experimen
     return path
 
 
-__all__ = ["FORMATS", "Format", "ImportResult", "import_checkpoint", "load", "to_gbench_checkpoint"]
+def default_output(path) -> Path:
+    """`gbench import`'s default output: ./<file or folder name>-gbench.pt."""
+    return Path(f"{Path(path).stem}-gbench.pt")
+
+
+def import_to_file(format: str, path, experiment: str | None = None, overrides: tuple[str, ...] | list[str] = (),
+                   out=None) -> tuple[ImportResult, Path]:
+    """`gbench import`: read an official checkpoint and write it as a gbench checkpoint (``out``, default
+    ``default_output(path)``); returns what was imported and where it went."""
+    result = import_checkpoint(format, path, experiment, overrides)
+    written = to_gbench_checkpoint(result, None, out or default_output(path))
+    return result, written
+
+
+__all__ = ["FORMATS", "Format", "ImportResult", "default_output", "import_checkpoint", "import_to_file", "load", "to_gbench_checkpoint"]
