@@ -22,6 +22,7 @@ import torch
 from typer.testing import CliRunner
 
 from gbench.cli import app
+from gbench.errors import GBenchError
 from gbench.experiments import resolve_config
 from gbench.models import build_models
 from gbench.official import fetch
@@ -182,3 +183,22 @@ def test_reproduce_published_checkpoints_evaluates_present_files_and_names_missi
     assert {r for r, _ in rows} == {"synthetic-table", "synthetic-missing"}
     result = runner.invoke(app, args)  # a finished evaluation is not repeated
     assert result.exit_code == 0 and "(finished)" in result.output and "released checkpoint synthetic-table" not in result.output
+
+
+def test_verify_scores_translation_releases_as_the_official_test_script(tmp_path):
+    """A pix2pix release goes through the translation protocols (train-mode G, batch statistics, buffers restored)."""
+    from gbench.official.common import ImportResult
+    from gbench.official.verify import compare, evaluate_imported
+
+    overrides = ("model.g_kwargs.num_downs=6", "model.g_kwargs.g_channels=8", "model.d_kwargs.d_channels=8")
+    G, _ = build_models(resolve_config("pix2pix-cityscapes", "paper", list(overrides)))
+    buffers = {k: v.clone() for k, v in G.named_buffers()}
+    result = ImportResult("pix2pix-cyclegan", "pix2pix-cityscapes", {"G": G.eval()}, overrides, [], "latest_net_G.pth")
+    report = evaluate_imported(result, "toyscapes-fcn", device="cpu")
+    metrics = report["results"][0]["metrics"]
+    assert report["fingerprint"].startswith("toyscapes-fcn@") and 0 <= metrics["pixel_acc"] <= 1 and "gt_pixel_acc" in metrics
+    assert all(torch.equal(v, buffers[k]) for k, v in G.named_buffers()) and not G.training
+    rows = compare((Published("pixel_acc", metrics["pixel_acc"] + 0.01, "nowhere", None, 0.02, "2 points"),), metrics)
+    assert rows[0]["within"] is True and rows[0]["delta"] == pytest.approx(-0.01)
+    with pytest.raises(GBenchError, match="--seeds must be 1"):
+        evaluate_imported(result, "toyscapes-fcn", seeds=2)
