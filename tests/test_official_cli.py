@@ -74,6 +74,8 @@ def test_import_then_eval_and_verify_agree_without_extra_flags(tmp_path, monkeyp
     assert evaluated["source"]["overrides"] == list(SMALL) and evaluated["source"]["imported"]["format"] == "autogan"
     result = runner.invoke(app, ["eval", "--protocol", "toy-shapes32", "--checkpoint", str(out), "--experiment", "sngan"])
     one_line_error(result, "was imported for experiment autogan, not sngan")
+    result = runner.invoke(app, ["sample", "--checkpoint", str(out), "--n", "4", "--out", str(tmp_path / "grid.png")])
+    assert result.exit_code == 0 and (tmp_path / "grid.png").exists(), result.output
 
     # verify imports the same file itself and measures exactly what gbench eval measured
     monkeypatch.setitem(RELEASES, "synthetic-autogan", synthetic_release("synthetic-autogan"))
@@ -90,6 +92,12 @@ def test_import_then_eval_and_verify_agree_without_extra_flags(tmp_path, monkeyp
     assert report["file"]["sha256"] == hashlib.sha256(official_file.read_bytes()).hexdigest()
     assert report["file"]["verified"] is False and "not verified" in report["file"]["checksum"]
     assert report["comparable"] is False and "NO" in result.output and "not verified" in result.output
+
+
+def test_help_has_examples():
+    for command in (["import"], ["verify"], ["data", "fetch"]):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and "gbench " + command[0] in result.output
 
 
 def test_verify_without_the_file_and_releases_that_cannot_be_verified(tmp_path, monkeypatch):

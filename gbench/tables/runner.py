@@ -438,6 +438,8 @@ def collect(p: Plan) -> list[Measured]:
         m = Measured(cell.row, cell.column, cell)
         if pc.unavailable:
             m.status = f"not available: {pc.unavailable}"
+            if cell.release and not cell.unavailable:  # a release not on disk: still say whether its paper number is comparable
+                m.comparable, m.why = release_comparability(cell, m)
             out.append(m)
             continue
         problems = []
