@@ -52,7 +52,7 @@ def evaluate_imported(result: ImportResult, protocol_id: str, *, seeds: int = 1,
         if seeds != 1:
             raise GBenchError(f"{protocol.id} translates one fixed set of inputs: --seeds must be 1")
         cfg = resolve_config(result.experiment, "paper", list(result.overrides)).eval  # the recipe's batch: BN runs on batch statistics
-        results = [evaluate_translation(G, protocol.id, device=device, batch_size=cfg.batch_size, segmenter=cfg.segmenter)]
+        results = [evaluate_translation(G.to(device), protocol.id, device=device, batch_size=cfg.batch_size, segmenter=cfg.segmenter)]
     else:
         results = evaluate_source(source, protocol.id, seeds=seeds, device=device, batch_size=batch_size, progress=progress,
                                   reference_progress=reference_progress)
