@@ -64,8 +64,9 @@ def compare(published: tuple[Published, ...], metrics: dict) -> list[dict]:
     rows = []
     for p in published:
         measured = metrics.get(p.metric)
+        by_error = p.error is not None and p.error >= p.tolerance
         row = {"metric": p.metric, "published": p.value, "error": p.error, "tolerance": p.tolerance, "accepted": max(p.error or 0.0, p.tolerance),
-               "tolerance_basis": p.tolerance_basis if p.tolerance > (p.error or 0.0) else "the source's stated error",
+               "tolerance_basis": "the source's stated error" if by_error else p.tolerance_basis,
                "source": p.source, "measured": measured, "delta": None, "within": None}
         if measured is not None:
             row["delta"] = measured - p.value
