@@ -17,6 +17,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gbench.errors import GBenchError, GBenchWarning, UsageError
@@ -67,12 +68,12 @@ def user_errors(fn=None, *, interrupted: str = "interrupted"):
         except GBenchError as exc:
             if _debug():
                 raise
-            err_console.print(f"[bold red]error:[/bold red] {_one_line(exc)}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/bold red] {escape(_one_line(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
             if _debug():
                 raise
-            err_console.print(f"[bold red]error:[/bold red] {type(exc).__name__}: {_one_line(exc)[:300]} (unexpected: set "
+            err_console.print(f"[bold red]error:[/bold red] {type(exc).__name__}: {escape(_one_line(exc)[:300])} (unexpected: set "
                               "GBENCH_DEBUG=1 for the traceback and report it)", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         finally:
@@ -333,7 +334,7 @@ def data_list(root: Optional[Path] = typer.Option(None, "--root", help="data roo
     for col in ("name", "kind", "status", "size", "path / how to fetch"):
         table.add_column(col, no_wrap=col != "path / how to fetch", overflow="fold")
     for row in data_inventory(root):
-        where = str(row["path"]) + (f"\n→ {row['fetch']}" if row["fetch"] else "")
+        where = str(row["path"]) + (f"\n→ {row['fetch']}" if row["fetch"] else "") + (f"\n({row['note']})" if row.get("note") else "")
         table.add_row(row["name"], row["kind"], "[green]present[/green]" if row["present"] else "[red]missing[/red]", row["size"], where)
     console.print(table)
 
@@ -341,17 +342,21 @@ def data_list(root: Optional[Path] = typer.Option(None, "--root", help="data roo
 @data_app.command("fetch")
 @user_errors
 def data_fetch(
-    name: str = typer.Argument(..., help="cifar10 | stl10 | mnist | celeba | inception | vgg19"),
+    name: str = typer.Argument(..., help="cifar10 | stl10 | mnist | celeba | inception | vgg19 | ckpt:RELEASE (`gbench data list`)"),
     root: Optional[Path] = typer.Option(None, "--root", help="data root for datasets (default: $GBENCH_HOME/datasets)"),
 ) -> None:
-    """Download and verify a dataset (into --root) or weights (into $GBENCH_HOME/assets); no-op when present.
+    """Download and verify a dataset (into --root), weights (into $GBENCH_HOME/assets) or an authors' released
+    checkpoint `ckpt:NAME` (into $GBENCH_HOME/assets/releases; Google Drive needs `pip install 'gbench[official]'`);
+    no-op when present.
 
-    Examples: `gbench data fetch cifar10`, `gbench data fetch inception`
+    Examples: `gbench data fetch cifar10`, `gbench data fetch inception`, `gbench data fetch ckpt:autogan-cifar10`
     """
-    from gbench.inventory import fetch
+    from gbench.inventory import fetched
 
-    path = fetch(name, root)
+    path, checksum = fetched(name, root)
     console.print(f"{name}: {path}", soft_wrap=True, highlight=False)
+    if checksum:
+        console.print(checksum, soft_wrap=True, highlight=False, markup=False)
 
 
 @data_app.command("prepare")
@@ -574,6 +579,107 @@ def reproduce(
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
     if failed:
         raise GBenchError(f"{len(failed)} cell run(s) failed (see the table report): " + "; ".join(f"{j.run_dir}: {j.error}" for j in failed))
+
+
+@app.command("import")
+@user_errors
+def import_(
+    format_: str = typer.Argument(..., metavar="FORMAT", help="transgan-v1 | transgan-neurips | autogan | pix2pix-cyclegan | "
+                                  "stylegan2-ada | biggan-pytorch | sngan-chainer"),
+    file: Path = typer.Argument(..., help="the official checkpoint (a file, or a folder of G/D files)"),
+    experiment: Optional[str] = typer.Option(None, "--experiment", "-e", help="the gbench experiment (default: inferred from the tensors)"),
+    set_: List[str] = typer.Option([], "--set", "-s", help="config override the weights need beyond what the import infers"),
+    out: Optional[Path] = typer.Option(None, "--out", help="gbench checkpoint to write (default: ./<name>-gbench.pt)"),
+) -> None:
+    """Convert an authors' released checkpoint into a gbench checkpoint that `gbench eval --checkpoint` and `gbench sample`
+    read (nothing from the file is executed: weights-only loads, a restricted unpickler).
+
+    Examples:
+
+    * `gbench import autogan autogan_cifar10_a.pth --out autogan.pt`
+    * `gbench eval --protocol cifar10-50k --checkpoint autogan.pt --experiment autogan`
+    * `gbench import stylegan2-ada cifar10.pkl --experiment stylegan2`
+    """
+    from gbench.official import FORMATS, import_to_file
+
+    result, path = import_to_file(format_, file, experiment, set_, out)
+    console.print(f"{file} ({FORMATS[result.format].description})", soft_wrap=True, highlight=False, markup=False)
+    console.print(f"experiment: {result.experiment}" + ("" if experiment else " (inferred)"), highlight=False, markup=False)
+    console.print("mapped: " + ", ".join(f"{name} {count} tensors" for name, count in result.tensors.items()), highlight=False, markup=False)
+    console.print("overrides: " + (" ".join(result.overrides) or "none"), soft_wrap=True, highlight=False, markup=False)
+    for note in result.notes:
+        console.print(f"note: {note}", soft_wrap=True, highlight=False, markup=False)
+    console.print(f"wrote {path}", soft_wrap=True, highlight=False, markup=False)
+    console.print(f"evaluate: gbench eval --protocol PROTOCOL --checkpoint {path} --experiment {result.experiment}", soft_wrap=True,
+                  highlight=False, markup=False)
+
+
+@app.command()
+@user_errors
+def verify(
+    name: Optional[str] = typer.Argument(None, help="release name; omit to list the releases"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="the release's file, if not the fetched one"),
+    seeds: int = typer.Option(1, "--seeds", help="repeat with N sample seeds (protocol seed + i); report mean ± std"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    batch_size: int = typer.Option(250, "--batch-size", help="images per generator/extractor batch"),
+    out: Optional[Path] = typer.Option(None, "--out", help="report to write (default: ./verify-NAME.json)"),
+) -> None:
+    """Reproduce a published number by evaluation alone: fetch the authors' released checkpoint (unless --checkpoint),
+    import it, evaluate it under the release's protocol and print published vs measured, Δ, and whether Δ is within the
+    paper's stated error (or gbench's stated tolerance), with the fingerprint.
+
+    Examples:
+
+    * `gbench verify`
+    * `gbench verify autogan-cifar10 --device cuda`
+    * `gbench verify transgan-xl-cifar10 --checkpoint cifar_checkpoint.pth --seeds 3 --device cuda`
+    """
+    from gbench.official.registry import RELEASES
+
+    if name is None:
+        listing = Table(title="released checkpoints (`gbench verify NAME`)")
+        for col in ("release", "format", "experiment", "protocol", "published", "comparable"):
+            listing.add_column(col, overflow="fold", no_wrap=col == "release")
+        for r in RELEASES.values():
+            published = ", ".join(f"{p.metric} {p.value:g}" + (f" ± {p.error:g}" if p.error is not None else "") for p in r.published)
+            listing.add_row(r.name, r.format, r.experiment or "–", r.protocol or "–", published or "none",
+                            "yes" if r.comparable else "no")
+        console.print(listing)
+        return
+    from gbench.io import atomic_write_json
+    from gbench.official.verify import verify_release
+
+    report = verify_release(name, checkpoint=checkpoint, seeds=seeds, device=device, batch_size=batch_size)
+    path = out or Path(f"verify-{name}.json")
+    atomic_write_json(report, path)
+    _print_verify(report)
+    console.print(f"wrote {path}", soft_wrap=True, highlight=False, markup=False)
+
+
+def _print_verify(report: dict) -> None:
+    file = report["file"]
+    console.print(f"{report['release']}: {report['description']}", soft_wrap=True, highlight=False, markup=False)
+    console.print(f"file {file['path']}\nsha256 {file['sha256']} ({file['checksum']})", soft_wrap=True, highlight=False, markup=False)
+    imported = report["import"]
+    console.print(f"imported as {report['experiment']} ({imported['generator']} generator)"
+                  + (f" with {' '.join(imported['overrides'])}" if imported["overrides"] else ""), soft_wrap=True, highlight=False, markup=False)
+    table = Table(title=f"{report['release']} under {report['fingerprint']}",
+                  caption=f"comparable: {'yes' if report['comparable'] else 'no'}: {report['comparable_note']}")
+    for col in ("metric", "published", "measured", "Δ", "within", "accepted ±", "source"):
+        table.add_column(col, overflow="fold", justify="right" if col in ("published", "measured", "Δ", "accepted ±") else "left")
+    for c in report["comparisons"]:
+        published = f"{c['published']:g}" + (f" ± {c['error']:g}" if c["error"] is not None else "")
+        measured = "–" if c["measured"] is None else f"{c['measured']:.4f}"
+        table.add_row(c["metric"], published, measured, "–" if c["delta"] is None else f"{c['delta']:+.4f}",
+                      {True: "yes", False: "NO", None: "–"}[c["within"]], f"{c['accepted']:g}", f"{c['source']} ({c['tolerance_basis']})")
+    if not report["comparisons"]:
+        for key, value in report["metrics"].items():
+            table.add_row(key, "none published", f"{value:.4f}", "–", "–", "–", "")
+    console.print(table)
+    for note in imported["notes"]:
+        console.print(f"import note: {note}", soft_wrap=True, highlight=False, markup=False)
+    for warning in report["evaluation"]["warnings"]:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

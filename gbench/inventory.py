@@ -1,7 +1,9 @@
-"""Everything `gbench data` can list or fetch: the catalogued datasets and the pretrained weights.
+"""Everything `gbench data` can list or fetch: the catalogued datasets, the pretrained weights and the authors'
+released checkpoints (`ckpt:NAME`).
 
-Datasets are fetched by gbench/data/download.py (and their own modules), weights by gbench/assets.py;
-this module only puts the two catalogues side by side for `gbench data list` / `fetch` and `doctor`.
+Datasets are fetched by gbench/data/download.py (and their own modules), weights by gbench/assets.py, released
+checkpoints by gbench/official/fetch.py; this module only puts the catalogues side by side for `gbench data list` /
+`fetch` and `doctor`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 from gbench.assets import ASSETS, asset_status, fetch_asset
 from gbench.data.download import DATASETS, dataset_status, fetch_command, fetch_dataset, resolve_root
 from gbench.errors import UsageError
+from gbench.official.fetch import PREFIX, checksum_text, fetch_release, release_status
+from gbench.official.fetch import fetch_command as release_fetch_command
 
 
 def _megabytes(size: int | None) -> str:
@@ -18,8 +22,9 @@ def _megabytes(size: int | None) -> str:
 
 
 def data_inventory(root: Path | str | None = None) -> list[dict]:
-    """`gbench data list`: every catalogued dataset and asset with present/missing, its path, download size
-    and the command that fetches it (existence checks only, no hashing)."""
+    """`gbench data list`: every catalogued dataset, asset and released checkpoint with present/missing, its path,
+    download size and the command that fetches it (existence checks only, no hashing); `note` says when a release
+    has no published checksum."""
     rows = [{"kind": "dataset", "name": "shapes32", "present": True, "path": "procedural (generated in memory)", "size": "", "fetch": ""}]
     for name, present, folder in dataset_status(root):
         info = DATASETS[name]
@@ -29,13 +34,31 @@ def data_inventory(root: Path | str | None = None) -> list[dict]:
     for name, present, path in asset_status():
         rows.append({"kind": "weights", "name": name, "present": present, "path": path, "size": _megabytes(ASSETS[name].size),
                      "fetch": "" if present else fetch_command(name)})
+    for release, present, path in release_status():
+        note = "" if release.sha256 else f"{checksum_text(release)}: its hash is recorded when fetched, never verified"
+        rows.append({"kind": "checkpoint", "name": PREFIX + release.name, "present": present, "path": path, "size": "",
+                     "fetch": "" if present else release_fetch_command(release.name), "note": note})
     return rows
 
 
 def fetch(name: str, root: Path | str | None = None) -> Path:
-    """`gbench data fetch NAME`: a dataset (into `root`) or an asset such as `inception` (into $GBENCH_HOME/assets)."""
+    """`gbench data fetch NAME`: a dataset (into `root`), an asset such as `inception` (into $GBENCH_HOME/assets) or a
+    released checkpoint `ckpt:NAME` (into $GBENCH_HOME/assets/releases; `fetched` says what its hash means)."""
+    return fetched(name, root)[0]
+
+
+def fetched(name: str, root: Path | str | None = None) -> tuple[Path, str]:
+    """(path, a line on its checksum or "") for `gbench data fetch NAME`."""
+    if name.startswith(PREFIX):
+        found = fetch_release(name[len(PREFIX):])
+        return found.path, f"sha256 {found.sha256} ({found.note})"
+    return _fetch_data(name, root), ""
+
+
+def _fetch_data(name: str, root: Path | str | None = None) -> Path:
     if name in ASSETS:
         return fetch_asset(name)
     if name in DATASETS:
         return fetch_dataset(name, root)
-    raise UsageError(f"unknown dataset or asset {name!r}; known: {', '.join([*DATASETS, *ASSETS])}")
+    raise UsageError(f"unknown dataset or asset {name!r}; known: {', '.join([*DATASETS, *ASSETS])}, or ckpt:<release> "
+                      "(`gbench data list` shows the releases)")

@@ -57,9 +57,7 @@ def load_generator(experiment: str | None = None, *, run: str | Path | None = No
 
     if run is not None and checkpoint is not None:
         raise UsageError("give a run directory or a checkpoint, not both")
-    if checkpoint is not None:
-        if experiment is None:
-            raise UsageError("a checkpoint needs the experiment whose generator it fits")
+    if checkpoint is not None:  # an imported file (`gbench import`) names its own experiment; other files need one
         source = from_checkpoint(Path(checkpoint), experiment, preset or "paper", list(overrides))
     else:
         if run is None:

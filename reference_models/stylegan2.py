@@ -32,8 +32,25 @@ Deviations from the official code (TF 1.15 and its PyTorch port):
   multiple of it. Here the group is the largest divisor of the batch that is at most ``mbstd_group_size``
   (same result for every batch the official code accepts; batch 6 -> groups of 3, a prime batch > 4 ->
   groups of 1, whose std feature is the constant sqrt(1e-8)).
-- Unconditional only (``num_classes`` is 0), as in the CIFAR-10 DiffAugment configuration.
 - The R1 penalty, DiffAugment, G EMA and losses live in gbench, not here.
+
+``stylegan2-ada-cifar10``: the class-conditional CIFAR-10 network of NVlabs/stylegan2-ada-pytorch
+(``train.py --cfg=cifar --cond=1``, ``training/networks.py``), built so its released ``cifar10.pkl`` loads
+through ``gbench.official`` (format ``stylegan2-ada``). What differs from the DiffAugment configuration above,
+each a config field whose default keeps the DiffAugment model (and its parameter counts) unchanged:
+- ``num_classes`` 10: G's mapping embeds the one-hot label (FC 10 -> 512, lr multiplier 1), pixel-norms z and the
+  embedding separately and concatenates them (first FC 1024 -> 512); D maps the one-hot label through its own
+  mapping network (embed FC, then ``d_mapping_layers`` = 8 FC 512 + lrelu, lr multiplier 0.01, no w_avg) to
+  ``cmap`` and its epilogue outputs 512 features projected on it: sum(out * cmap) / sqrt(512);
+- ``mapping_layers`` 2 (DiffAugment: 8); ``channel_base`` 32768 (512 feature maps at every resolution;
+  DiffAugment: 4096, i.e. 512, 512, 256, 128);
+- ``d_architecture`` "orig": D blocks without the residual 1x1 skip (DiffAugment: "resnet");
+- ``mbstd_group_size`` 32 (DiffAugment: 4);
+- ``conv_clamp`` 256: conv outputs (after bias, activation and gain) are clamped to +-256 in G's synthesis
+  layers and toRGBs and in D's convolutions (not D's residual skip), as the official code does in every
+  precision; None (the default) clamps nothing;
+- style mixing off (``style_mixing_prob`` 0; the ADA cifar config disables it).
+The official CIFAR network runs its 8x8 to 32x32 blocks in fp16 (``num_fp16_res`` 4); gbench runs them in fp32.
 """
 
 from __future__ import annotations
@@ -63,6 +80,11 @@ class StyleGAN2Config:
     w_avg_beta: float = 0.995
     mbstd_group_size: int = 4
     mbstd_num_features: int = 1
+    # StyleGAN2-ADA extensions (defaults = the DiffAugment configuration; see the module docstring)
+    num_classes: int = 0  # > 0: class-conditional G (label embedding in the mapping) and D (label-mapping projection)
+    d_architecture: str = "resnet"  # "resnet" (residual 1x1 skip per D block) or "orig" (no skip; ADA cifar)
+    conv_clamp: float | None = None  # clamp conv outputs to +-conv_clamp (ADA: 256)
+    d_mapping_layers: int = 8  # conditional D: FC layers of its label-mapping network (ADA default)
 
     def feature_maps(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
@@ -129,12 +151,12 @@ class EqualConv2d(nn.Module):
     """Conv layer with equalized learning rate (discriminator). ``down=True``: FIR filter, then stride 2."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True, activation: str = "linear",
-                 down: bool = False, resample_filter: torch.Tensor | None = None):
+                 down: bool = False, resample_filter: torch.Tensor | None = None, conv_clamp: float | None = None):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.activation, self.down, self.kernel_size = activation, down, kernel_size
+        self.activation, self.down, self.kernel_size, self.conv_clamp = activation, down, kernel_size, conv_clamp
         if down:
             self.register_buffer("resample_filter", resample_filter, persistent=False)
 
@@ -149,7 +171,8 @@ class EqualConv2d(nn.Module):
             x = F.conv2d(x, w, padding=self.kernel_size // 2)
         if self.bias is not None:
             x = x + self.bias[None, :, None, None]
-        return F.leaky_relu(x, 0.2) * SQRT2 if self.activation == "lrelu" else x
+        x = F.leaky_relu(x, 0.2) * SQRT2 if self.activation == "lrelu" else x
+        return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else x
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,18 +185,29 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 
 class MappingNetwork(nn.Module):
-    """z -> w: pixel norm, then ``mapping_layers`` FC + lrelu with lr multiplier 0.01. Holds ``w_avg``."""
+    """(z, label) -> w: pixel norm of z and, when conditional, of the embedded one-hot label (concatenated), then
+    ``num_layers`` FC + lrelu with lr multiplier 0.01. G's copy holds ``w_avg``; D's label mapping (``latent_dim``
+    0, ADA) has no z and no ``w_avg``."""
 
-    def __init__(self, cfg: StyleGAN2Config):
+    def __init__(self, latent_dim: int, num_classes: int, w_dim: int, num_layers: int, lr_multiplier: float, track_w_avg: bool = True):
         super().__init__()
-        dims = [cfg.latent_dim] + [cfg.w_dim] * cfg.mapping_layers
+        self.latent_dim, self.num_classes = latent_dim, num_classes
+        self.embed = EqualLinear(num_classes, w_dim) if num_classes else None  # embedding width = w_dim (ADA default)
+        dims = [latent_dim + (w_dim if num_classes else 0)] + [w_dim] * num_layers
         self.layers = nn.ModuleList(
-            EqualLinear(d_in, d_out, lr_multiplier=cfg.mapping_lr_multiplier, activation="lrelu") for d_in, d_out in zip(dims[:-1], dims[1:])
+            EqualLinear(d_in, d_out, lr_multiplier=lr_multiplier, activation="lrelu") for d_in, d_out in zip(dims[:-1], dims[1:])
         )
-        self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
+        if track_w_avg:
+            self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = normalize_2nd_moment(z)
+    def forward(self, z: torch.Tensor | None, y: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [normalize_2nd_moment(z)] if self.latent_dim else []
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("class-conditional StyleGAN2 needs labels y")
+            one_hot = F.one_hot(y.long(), self.num_classes).to(self.embed.weight.dtype)
+            parts.append(normalize_2nd_moment(self.embed(one_hot)))
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         for layer in self.layers:
             x = layer(x)
         return x
@@ -212,14 +246,14 @@ class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (demodulated) -> + noise * strength -> + bias -> lrelu (gain sqrt 2)."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False,
-                 resample_filter: torch.Tensor | None = None):
+                 resample_filter: torch.Tensor | None = None, conv_clamp: float | None = None):
         super().__init__()
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)  # w -> per-input-channel style
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1.0 / math.sqrt(in_channels * 9)
-        self.up, self.resolution = up, resolution
+        self.up, self.resolution, self.conv_clamp = up, resolution, conv_clamp
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
         if up:
             self.register_buffer("resample_filter", resample_filter, persistent=False)
@@ -234,22 +268,25 @@ class SynthesisLayer(nn.Module):
             x = x + self.noise_const * self.noise_strength
         elif noise_mode != "none":
             raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
-        return F.leaky_relu(x + self.bias[None, :, None, None], 0.2) * SQRT2
+        x = F.leaky_relu(x + self.bias[None, :, None, None], 0.2) * SQRT2
+        return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else x
 
 
 class ToRGB(nn.Module):
     """Modulated 1x1 conv to image channels, no demodulation, bias, linear."""
 
-    def __init__(self, in_channels: int, img_channels: int, w_dim: int):
+    def __init__(self, in_channels: int, img_channels: int, w_dim: int, conv_clamp: float | None = None):
         super().__init__()
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(img_channels, in_channels, 1, 1))
         self.bias = nn.Parameter(torch.zeros(img_channels))
         self.weight_gain = 1.0 / math.sqrt(in_channels)
+        self.conv_clamp = conv_clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         x = modulated_conv2d(x, self.weight * self.weight_gain, self.affine(w), demodulate=False)
-        return x + self.bias[None, :, None, None]
+        x = x + self.bias[None, :, None, None]
+        return x.clamp(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else x
 
 
 class SynthesisBlock(nn.Module):
@@ -262,9 +299,10 @@ class SynthesisBlock(nn.Module):
         if self.is_first:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, cfg.w_dim, resolution, up=True, resample_filter=resample_filter)
-        self.conv1 = SynthesisLayer(out_channels, out_channels, cfg.w_dim, resolution)
-        self.torgb = ToRGB(out_channels, cfg.channels, cfg.w_dim)
+            self.conv0 = SynthesisLayer(in_channels, out_channels, cfg.w_dim, resolution, up=True, resample_filter=resample_filter,
+                                        conv_clamp=cfg.conv_clamp)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, cfg.w_dim, resolution, conv_clamp=cfg.conv_clamp)
+        self.torgb = ToRGB(out_channels, cfg.channels, cfg.w_dim, conv_clamp=cfg.conv_clamp)
         self.register_buffer("resample_filter", resample_filter, persistent=False)
         self.num_convs = 1 if self.is_first else 2
 
@@ -309,22 +347,24 @@ class SynthesisNetwork(nn.Module):
 class Generator(nn.Module):
     def __init__(self, cfg: StyleGAN2Config):
         super().__init__()
+        _check(cfg)
         self.cfg = cfg
-        self.latent_dim, self.num_classes, self.latent_distribution = cfg.latent_dim, 0, "normal"
+        self.latent_dim, self.num_classes, self.latent_distribution = cfg.latent_dim, cfg.num_classes, "normal"
         self.resolution, self.channels = cfg.resolution, cfg.channels
-        self.mapping = MappingNetwork(cfg)
+        self.mapping = MappingNetwork(cfg.latent_dim, cfg.num_classes, cfg.w_dim, cfg.mapping_layers, cfg.mapping_lr_multiplier)
         self.synthesis = SynthesisNetwork(cfg)
         self.num_ws = self.synthesis.num_ws
 
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "random") -> torch.Tensor:
-        w = self.mapping(z)
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, truncation_psi: float = 1.0, noise_mode: str = "random") -> torch.Tensor:
+        """``y``: integer class labels (B,), required when ``num_classes > 0`` (one-hot encoded inside)."""
+        w = self.mapping(z, y)
         if self.training:
             with torch.no_grad():
                 self.mapping.w_avg.copy_(w.detach().mean(0).lerp(self.mapping.w_avg, self.cfg.w_avg_beta))
         ws = w[:, None].expand(-1, self.num_ws, -1)
         if self.training and self.cfg.style_mixing_prob > 0 and torch.rand([]).item() < self.cfg.style_mixing_prob:
             cutoff = int(torch.randint(1, self.num_ws, []).item())
-            w2 = self.mapping(torch.randn_like(z))
+            w2 = self.mapping(torch.randn_like(z), y)
             layer = torch.arange(self.num_ws, device=z.device)[None, :, None]
             ws = torch.where(layer < cutoff, ws, w2[:, None])
         if truncation_psi != 1.0:
@@ -337,20 +377,26 @@ class Generator(nn.Module):
 
 
 class DiscriminatorBlock(nn.Module):
-    """``resnet`` block at resolution r: [fromRGB] -> conv3x3 -> conv3x3 down, plus a 1x1 down skip; (x + skip) / sqrt 2."""
+    """Block at resolution r: [fromRGB] -> conv3x3 -> conv3x3 down; ``resnet`` adds a 1x1 down skip and returns
+    (x + skip) / sqrt 2, ``orig`` has no skip."""
 
-    def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, img_channels: int, resample_filter: torch.Tensor):
+    def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, img_channels: int, resample_filter: torch.Tensor,
+                 architecture: str = "resnet", conv_clamp: float | None = None):
         super().__init__()
-        self.fromrgb = EqualConv2d(img_channels, tmp_channels, 1, activation="lrelu") if in_channels == 0 else None
-        self.conv0 = EqualConv2d(tmp_channels, tmp_channels, 3, activation="lrelu")
-        self.conv1 = EqualConv2d(tmp_channels, out_channels, 3, activation="lrelu", down=True, resample_filter=resample_filter)
-        self.skip = EqualConv2d(tmp_channels, out_channels, 1, bias=False, down=True, resample_filter=resample_filter)
+        self.fromrgb = EqualConv2d(img_channels, tmp_channels, 1, activation="lrelu", conv_clamp=conv_clamp) if in_channels == 0 else None
+        self.conv0 = EqualConv2d(tmp_channels, tmp_channels, 3, activation="lrelu", conv_clamp=conv_clamp)
+        self.conv1 = EqualConv2d(tmp_channels, out_channels, 3, activation="lrelu", down=True, resample_filter=resample_filter,
+                                 conv_clamp=conv_clamp)
+        self.skip = (EqualConv2d(tmp_channels, out_channels, 1, bias=False, down=True, resample_filter=resample_filter)
+                     if architecture == "resnet" else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fromrgb is not None:
             x = self.fromrgb(x)
+        if self.skip is None:
+            return self.conv1(self.conv0(x))
         skip = self.skip(x)
-        x = self.conv1(self.conv0(x))
+        x = self.conv1(self.conv0(x))  # clamped before the 1/sqrt 2, as the official gain-scaled clamp
         return (x + skip) / SQRT2
 
 
@@ -369,40 +415,63 @@ def minibatch_stddev(x: torch.Tensor, group_size: int, num_features: int) -> tor
 
 
 class DiscriminatorEpilogue(nn.Module):
-    """At 4x4: minibatch-stddev -> conv3x3 -> fc -> fc to one logit."""
+    """At 4x4: minibatch-stddev -> conv3x3 -> fc -> fc to one logit, or (conditional, ADA) to ``channels``
+    features whose scaled dot product with the mapped label ``cmap`` is the logit."""
 
     def __init__(self, channels: int, cfg: StyleGAN2Config):
         super().__init__()
         self.group_size, self.num_features = cfg.mbstd_group_size, cfg.mbstd_num_features
-        self.conv = EqualConv2d(channels + cfg.mbstd_num_features, channels, 3, activation="lrelu")
+        self.cmap_dim = channels if cfg.num_classes else 0
+        self.conv = EqualConv2d(channels + cfg.mbstd_num_features, channels, 3, activation="lrelu", conv_clamp=cfg.conv_clamp)
         self.fc = EqualLinear(channels * 4 * 4, channels, activation="lrelu")
-        self.out = EqualLinear(channels, 1)
+        self.out = EqualLinear(channels, self.cmap_dim or 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cmap: torch.Tensor | None = None) -> torch.Tensor:
         x = minibatch_stddev(x, self.group_size, self.num_features)
         x = self.conv(x)
         x = self.fc(x.flatten(1))
-        return self.out(x)
+        x = self.out(x)
+        if self.cmap_dim:
+            x = (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.cmap_dim)
+        return x
 
 
 class Discriminator(nn.Module):
     def __init__(self, cfg: StyleGAN2Config):
         super().__init__()
+        _check(cfg)
         self.cfg = cfg
-        self.num_classes, self.resolution, self.channels = 0, cfg.resolution, cfg.channels
+        self.num_classes, self.resolution, self.channels = cfg.num_classes, cfg.resolution, cfg.channels
         kernel = fir_kernel(cfg.resample_filter)
         blocks, in_ch = [], 0
         for res in reversed(cfg.block_resolutions[1:]):  # 32, 16, 8
-            blocks.append(DiscriminatorBlock(in_ch, cfg.feature_maps(res), cfg.feature_maps(res // 2), cfg.channels, kernel))
+            blocks.append(DiscriminatorBlock(in_ch, cfg.feature_maps(res), cfg.feature_maps(res // 2), cfg.channels, kernel,
+                                             cfg.d_architecture, cfg.conv_clamp))
             in_ch = cfg.feature_maps(res // 2)
         self.blocks = nn.Sequential(*blocks)
+        # ADA's label mapping: no z, embedding and features of width cmap_dim = feature maps at 4x4
+        self.mapping = (MappingNetwork(0, cfg.num_classes, cfg.feature_maps(4), cfg.d_mapping_layers, cfg.mapping_lr_multiplier,
+                                       track_w_avg=False) if cfg.num_classes else None)
         self.epilogue = DiscriminatorEpilogue(cfg.feature_maps(4), cfg)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.epilogue(self.blocks(x)).flatten()
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        cmap = self.mapping(None, y) if self.mapping is not None else None
+        return self.epilogue(self.blocks(x), cmap).flatten()
 
 
-CONFIGS = {"stylegan2": StyleGAN2Config()}
+def _check(cfg: StyleGAN2Config) -> None:
+    if cfg.d_architecture not in ("resnet", "orig"):
+        raise ValueError(f"d_architecture must be 'resnet' or 'orig', got {cfg.d_architecture!r}")
+    if cfg.num_classes < 0:
+        raise ValueError(f"num_classes must be >= 0, got {cfg.num_classes}")
+
+
+CONFIGS = {
+    "stylegan2": StyleGAN2Config(),
+    # NVlabs/stylegan2-ada-pytorch train.py --cfg=cifar --cond=1 (the released cifar10.pkl)
+    "stylegan2-ada-cifar10": StyleGAN2Config(num_classes=10, mapping_layers=2, channel_base=32768, d_architecture="orig",
+                                             mbstd_group_size=32, conv_clamp=256.0, style_mixing_prob=0.0),
+}
 
 
 def _builder(cls, name):

@@ -57,8 +57,9 @@ Deviations and decisions where the sources leave a choice:
    import nothing from gbench, so the trainer applies ``gbench.augment.diff_augment`` to every D input.
 2. Masked attention logits are excluded with a boolean SDPA mask (-inf) instead of the code's -1e9:
    identical after softmax in float32. The relative-position bias is passed to SDPA as an additive mask.
-3. Unused modules of the official files are left out: v1 ``Celeba64_TransGAN`` builds a BatchNorm2d
-   ``to_rgb`` that forward never calls (2 * gf_dim parameters, < 0.002 %); ``--d_spectral_norm`` is never read.
+3. Unused modules of the official files are left out: the v1 generators (``TransGAN_8_8_1``, ``TransGAN_8_8_G2_1``,
+   ``Celeba64_TransGAN``) build a BatchNorm2d ``to_rgb`` that forward never calls (2 * gf_dim parameters,
+   < 0.002 %); ``--d_spectral_norm`` is never read.
 4. A stage whose width ``num_heads`` does not divide cannot split into equal heads; such stages (smoke-size
    models only) use gcd(num_heads, width) heads. Every paper configuration divides evenly (4 heads).
 5. The discriminators accept any image size that is a multiple of their patch size (2x the patch for the
@@ -71,7 +72,11 @@ Deviations and decisions where the sources leave a choice:
 9. The two-scale D sizes its relative-position tables by its own token grids (R/P and R/2P); the official
    code derives them from the generator's ``bottom_width`` (8 * 4 // 2 and 8 * 4 // 4), equal at 32x32.
 10. Parameter names and the relative-position table layout (heads, 2w-1, 2w-1) are ours; official
-    checkpoints would need a key/shape map to load (the counts are identical).
+    checkpoints load through ``gbench.official`` (formats ``transgan-v1`` and ``transgan-neurips``), which
+    maps the keys and reshapes the official ((2w-1)^2, heads) tables.
+11. ``noise_injection=True`` on the generator gives the Aug-2021 ``models_search/ViT_custom.py`` generator
+    (noise injection in every attention, no relative-position bias; 83.26 M with ``relative_position=False``),
+    so its released checkpoint can be read; off by default (no parameters are added).
 """
 
 from __future__ import annotations
@@ -163,6 +168,7 @@ class GeneratorConfig:
     qkv_bias: bool = False
     channels: int = 3
     relative_position: bool = False  # NeurIPS: learned relative-position bias in every block
+    noise_injection: bool = False  # Aug-2021 ViT_custom G: x + N(0,1)[B,N,1] * s before every attention (s learned, init 0)
     local_init: str = "off"  # "off" | "band" (v1 code) | "window" (paper figure)
     attention: str = "sdpa"  # "sdpa" | "explicit" (matmul-softmax, for the speed benchmark only)
     co_train_sr: bool = False  # MT-CT: build the low-resolution embedding used by super_resolve
@@ -342,7 +348,8 @@ class Generator(nn.Module):
         self.pos_embeds = nn.ParameterList(nn.Parameter(torch.zeros(1, side * side, width)) for side, width in zip(self.sides, self.widths))
         self.stages = nn.ModuleList(
             nn.ModuleList(
-                Block(width, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, cfg.attention, relative_window=side if cfg.relative_position else 0)
+                Block(width, cfg.num_heads, cfg.mlp_ratio, cfg.qkv_bias, cfg.attention, relative_window=side if cfg.relative_position else 0,
+                      noise_injection=cfg.noise_injection)
                 for _ in range(depth)
             )
             for depth, width, side in zip(cfg.depths, self.widths, self.sides)

@@ -104,6 +104,7 @@ def test_pure_packages_import_only_themselves(prefix, allowed, reason):
     ("gbench.experiments", ("gbench.train", "gbench.runs")),
     ("gbench.recipes", ("gbench.train", "gbench.runs")),
     ("gbench.train", ("gbench.report", "gbench.runs", "gbench.tables", "gbench.cli")),
+    ("gbench.official", ("gbench.train", "gbench.runs", "gbench.report", "gbench.tables", "gbench.cli")),
 ])
 def test_forbidden_imports(prefix, forbidden):
     bad = [f"{m} imports {t}" for m, targets in _graph().items() if m == prefix or m.startswith(prefix + ".")

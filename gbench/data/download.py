@@ -249,6 +249,24 @@ def download(
     raise GBenchError(missing_file_message(dest, checksum, command, failure))
 
 
+def download_unpublished(url: str, dest: Path | str, *, command: str) -> tuple[Path, str]:
+    """Download a file whose publisher gives no checksum (authors' released weights): stream it into a temp file
+    beside `dest`, rename it into place and return (path, its sha256). Nothing is verified; the caller records the
+    hash (and must never call the file verified). Offline or failed: one GBenchError line naming `command`."""
+    dest = Path(dest)
+    if is_offline():
+        raise GBenchError(missing_file_message(dest, "no published checksum", command, "offline (GBENCH_OFFLINE=1)"))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp, digests = _stream_to_temp(url, dest)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+        failure = f"download of {url} failed ({type(e).__name__}: {getattr(e, 'reason', e)})"
+        raise GBenchError(missing_file_message(dest, "no published checksum", command, failure)) from None
+    os.replace(tmp, dest)
+    _remember_sha256(dest, digests["sha256"])
+    return dest, digests["sha256"]
+
+
 # ----------------------------------------------------------------------------- extraction
 
 

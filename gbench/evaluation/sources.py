@@ -7,7 +7,8 @@ Four sources, exactly one per evaluation:
   (`trainer.G_ema`), or `trainer.G` when the run kept no EMA.
 - `--checkpoint FILE --experiment EXP [--preset P] [--set k=v ...]`: a gbench checkpoint or a plain
   generator state_dict (DDP's `module.` and torch.compile's `_orig_mod.` prefixes are removed), loaded
-  with `torch.load(..., weights_only=True)` into the experiment's generator.
+  with `torch.load(..., weights_only=True)` into the experiment's generator. A file written by
+  `gbench import` carries its experiment and overrides (`--experiment` optional, no `--set` needed).
 - `--samples DIR`: a folder of PNG images (JPEG is accepted with a warning: lossy compression changes
   FID). The first n_gen files in sorted name order are used; every one must have the protocol's size
   and channels (RGB; MNIST protocols: greyscale or RGB). A non-image or unreadable file is named.
@@ -136,19 +137,43 @@ def from_run(run_dir: Path) -> Source:
                            "config_hash": cfg.hash(), "step": step, "generator": label})
 
 
-def from_checkpoint(path: Path, experiment: str, preset: str = "paper", overrides: list[str] | None = None) -> Source:
-    """A gbench checkpoint or a plain generator state_dict, loaded into `experiment`'s generator."""
+def imported_info(blob) -> dict | None:
+    """The `imported` record of a checkpoint written by `gbench import` (gbench.official), else None."""
+    info = blob.get("imported") if isinstance(blob, dict) else None
+    return info if isinstance(info, dict) and isinstance(info.get("experiment"), str) else None
+
+
+def from_checkpoint(path: Path, experiment: str | None, preset: str = "paper", overrides: list[str] | None = None) -> Source:
+    """A gbench checkpoint or a plain generator state_dict, loaded into `experiment`'s generator.
+
+    A file written by `gbench import` names its experiment and the overrides its architecture needs
+    (`imported.experiment` / `imported.overrides`): the experiment may then be omitted, and the file's
+    overrides are applied before the caller's, so `--checkpoint FILE` needs no `--set`."""
     from gbench.experiments import resolve_config
 
     path = Path(path)
-    cfg = resolve_config(experiment, preset, list(overrides or []))
-    weights, label, step = generator_state(read_checkpoint(path), str(path))
+    blob = read_checkpoint(path)
+    imported = imported_info(blob)
+    if imported is not None and experiment not in (None, imported["experiment"]):
+        raise UsageError(f"{path} was imported for experiment {imported['experiment']}, not {experiment}")
+    if experiment is None:
+        if imported is None:
+            raise UsageError("--checkpoint needs --experiment EXP (which generator the weights belong to; see `gbench models`)")
+        experiment = imported["experiment"]
+    file_overrides = [str(o) for o in imported.get("overrides", [])] if imported else []
+    overrides = [*file_overrides, *(overrides or [])]
+    cfg = resolve_config(experiment, preset, overrides)
+    weights, label, step = generator_state(blob, str(path))
     G = _experiment_generator(cfg)
     load_generator_weights(G, weights, f"{experiment} ({preset} preset{', ' + ' '.join(overrides) if overrides else ''})", str(path))
     setting = f"{preset} preset" + (f", step {step}" if step is not None else "") + (f", {label} generator" if label != "state_dict" else "")
-    return Source("checkpoint", experiment, setting, f"local checkpoint {path}", generator=G,
-                  details={"checkpoint": str(path), "experiment": experiment, "preset": preset, "overrides": list(overrides or []),
-                           "config_hash": cfg.hash(), "step": step, "generator": label})
+    notes = [f"applied the imported file's overrides: {' '.join(file_overrides)}"] if file_overrides else []
+    if imported:
+        setting = f"imported {imported.get('format', 'official')} checkpoint, {label} generator"
+    return Source("checkpoint", experiment, setting, f"local checkpoint {path}", generator=G, warnings=notes,
+                  details={"checkpoint": str(path), "experiment": experiment, "preset": preset, "overrides": overrides,
+                           "config_hash": cfg.hash(), "step": step, "generator": label,
+                           **({"imported": {k: imported.get(k) for k in ("format", "source", "weights_sha256")}} if imported else {})})
 
 
 def load_callable(spec: str) -> Callable:
@@ -286,9 +311,7 @@ def open_source(protocol: Protocol, *, run: Path | None = None, checkpoint: Path
     if run is not None:
         return from_run(run)
     if checkpoint is not None:
-        if not experiment:
-            raise UsageError("--checkpoint needs --experiment EXP (which generator the weights belong to; see `gbench models`)")
-        return from_checkpoint(checkpoint, experiment, preset, overrides)
+        return from_checkpoint(checkpoint, experiment or None, preset, overrides)
     if samples is not None:
         return from_samples(samples, protocol)
     return from_callable(generator, z_dim)

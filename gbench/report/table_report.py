@@ -181,8 +181,9 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path) -> str:
         lines += [f"**The measured cells were scored under {len(fingerprints)} protocol fingerprints** "
                   f"({', '.join(f'`{f}`' for f in fingerprints)}): compare measured values only between cells with the same "
                   "fingerprint (listed under Cells).", ""]
+    seeds = f"{p.seeds} sample seed(s) (nothing trained)" if t.cells and all(c.release for c in t.cells) else f"{p.seeds} training seed(s)"
     lines += [f"Paper values: {t.source}. gbench {gbench.__version__}" + (f", commit `{_git_commit()}`" if _git_commit() else "")
-              + f"; preset `{p.preset}`; {p.seeds} training seed(s); regenerate with `{command_line(p)}`.", ""]
+              + f"; preset `{p.preset}`; {seeds}; regenerate with `{command_line(p)}`.", ""]
     if t.unavailable:
         return "\n".join(lines)
     if not t.trainable:

@@ -16,6 +16,8 @@ Tables:
   gbench/recipes/{pix2pix,cyclegan,srgan}.py, read defensively (a missing module makes the table "not available").
 - `biggan-imagenet128`, `dgp-inversion`: published values only, from the leaderboard: gbench cannot train
   BigGAN at ImageNet 128x128 on one machine.
+- `published-checkpoints`: every release of gbench/official/registry.py; its cells evaluate the authors' released
+  weights under the release's protocol (`Cell.release`), nothing is trained.
 
 A cell whose experiment does not exist shows "not available" and the reason; it is never filled in.
 Deviation: the TransGAN paper's WGAN-GP architecture in Tables 2 and 5 is not stated; gbench's `wgan-gp`

@@ -1,4 +1,9 @@
 """`gbench reproduce`: plan a table's cells onto run directories, train the missing runs, collect the measurements.
+
+Two kinds of job: a training run (the cell's experiment + overrides, one run directory per training seed) and, for a
+cell naming a released checkpoint (`Cell.release`), an evaluation of that file under the release's protocol
+(`gbench.official.verify`), written as `<out>/published/<release>/<protocol>-<sha8 of the file>/verify.json`. A
+release whose file is not on disk is a "not available" cell naming the command that fetches it.
 """
 
 
@@ -22,6 +27,9 @@ class Job:
     status: str  # "finished" | "interrupted at step N" | "new"
     depends: list = field(default_factory=list)  # run dirs this run starts from (train.init_from)
     error: str = ""
+    release: str = ""  # a released checkpoint to evaluate (run_dir holds verify.json) instead of a run to train
+    checkpoint: Path | None = None  # the release's file
+    seeds: int = 1  # sample seeds of a release evaluation
 
 
 @dataclass
@@ -115,6 +123,9 @@ def plan(table: Table, *, preset: str = "paper", seeds: int = 1, out: str | Path
         if cell.unavailable or table.unavailable:
             cells.append(PlannedCell(cell, [], cell.unavailable or table.unavailable))
             continue
+        if cell.release:
+            cells.append(_plan_release(cell, seeds, out, jobs))
+            continue
         experiment = cell.experiment or _baseline_experiment(table, cell)
         if experiment is None:
             cells.append(PlannedCell(cell, [], "no gbench run measures this cell"))
@@ -140,6 +151,39 @@ def plan(table: Table, *, preset: str = "paper", seeds: int = 1, out: str | Path
         if init and Path(init) in jobs:
             job.depends.append(Path(init))
     return Plan(table, preset, seeds, out, tuple(extra), cells, jobs, tuple(only))
+
+
+def _plan_release(cell: Cell, seeds: int, out: Path, jobs: dict) -> PlannedCell:
+    """The evaluation job of a released checkpoint, shared by the release's cells; "not available" without its file."""
+    from gbench.data.download import cached_sha256
+    from gbench.experiments import resolve_config
+    from gbench.official.fetch import fetch_command, release_path
+    from gbench.official.registry import get_release
+
+    release = get_release(cell.release)
+    path = release_path(release)
+    if not path.is_file():
+        return PlannedCell(cell, [], f"fetch with `{fetch_command(release.name)}` (no file at {path})")
+    run_dir = out / "published" / release.name / f"{release.protocol}-{cached_sha256(path)[:8]}"
+    if run_dir not in jobs:
+        try:
+            cfg = resolve_config(release.experiment, "paper", list(release.overrides))
+        except GBenchError as exc:
+            return PlannedCell(cell, [], f"cannot resolve {release.experiment} with the release's overrides: {exc}")
+        jobs[run_dir] = Job(cfg, run_dir, _release_status(run_dir, seeds), release=release.name, checkpoint=path, seeds=seeds)
+    return PlannedCell(cell, [jobs[run_dir]])
+
+
+def _read_verify(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / "verify.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _release_status(run_dir: Path, seeds: int) -> str:
+    report = _read_verify(run_dir)
+    return "finished" if report is not None and len(report.get("seeds", [])) >= seeds else "new"
 
 
 def _baseline_experiment(table: Table, cell: Cell) -> str | None:
@@ -203,6 +247,21 @@ def _waves(jobs: list[Job]) -> list[list[Job]]:
     return waves
 
 
+def _evaluate_release(job: Job, device: str) -> str:
+    """Evaluate a released checkpoint into job.run_dir/verify.json; "" or the error."""
+    from gbench.io import atomic_write_json
+    from gbench.official.verify import verify_release
+
+    try:
+        report = verify_release(job.release, checkpoint=job.checkpoint, seeds=job.seeds, device=device, download=False)
+    except GBenchError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - one failed cell must not lose the others
+        return f"{type(exc).__name__}: {exc}"
+    atomic_write_json(report, job.run_dir / "verify.json")
+    return ""
+
+
 def worker_devices(jobs: int, device: str, threads: int = 0) -> tuple[list[str], int]:
     """One device per worker: visible GPUs (at most one worker each) for auto/cuda, else CPU workers splitting the cores
     (`threads` each when given: CPU numerics depend on the thread count, so a pinned count reproduces on any machine)."""
@@ -226,9 +285,16 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -
     for j in p.jobs.values():
         if j.status == "finished":
             console.print(f"[dim]skip[/dim] {j.run_dir} (finished)")
-    if not todo:
-        return []
     failed = []
+    for job in [j for j in todo if j.release]:  # evaluations of released checkpoints: in this process, one at a time
+        console.print(f"[bold]evaluate[/bold] released checkpoint {job.release} -> {job.run_dir}")
+        job.error = _evaluate_release(job, device)
+        if job.error:
+            console.print(f"[red]failed[/red] {job.run_dir}: {job.error}")
+            failed.append(job)
+    todo = [j for j in todo if not j.release]
+    if not todo:
+        return failed
     if jobs <= 1:
         import torch
 
@@ -344,6 +410,35 @@ def _read_final(run_dir: Path) -> dict | None:
         return None
 
 
+def _collect_release(job: Job, cell: Cell, m: Measured) -> str:
+    """Read a release evaluation's verify.json into `m` (one value per sample seed); "" or why there is no number."""
+    report = _read_verify(job.run_dir)
+    if report is None:
+        return "not run"
+    results = report["evaluation"]["results"]
+    if not all(cell.metric in r["metrics"] for r in results):
+        return f"metric {cell.metric!r} not in {job.run_dir}/verify.json"
+    m.values += [float(r["metrics"][cell.metric]) for r in results]
+    if len(results) == 1 and cell.std_metric in results[0]["metrics"]:
+        m.spread = float(results[0]["metrics"][cell.std_metric])
+    if report["fingerprint"] not in m.fingerprints:
+        m.fingerprints.append(report["fingerprint"])
+    return ""
+
+
+def release_comparability(cell: Cell, m: Measured) -> tuple[bool, str]:
+    """The registry's comparability of the release, then whether Δ is within the accepted error."""
+    from gbench.official.registry import get_release
+
+    release = get_release(cell.release)
+    why = release.comparable_note
+    published = next((p for p in release.published if p.metric == cell.metric), None)
+    if published is not None and m.mean is not None:
+        accepted = max(published.error or 0.0, published.tolerance)
+        why += f"; Δ {'within' if published.reproduced_by(m.mean) else 'outside'} ±{accepted:g}"
+    return release.comparable, why
+
+
 def collect(p: Plan) -> list[Measured]:
     """The measured value of every cell (mean over seeds), its spread, runs, fingerprints and comparability."""
     out = []
@@ -352,6 +447,8 @@ def collect(p: Plan) -> list[Measured]:
         m = Measured(cell.row, cell.column, cell)
         if pc.unavailable:
             m.status = f"not available: {pc.unavailable}"
+            if cell.release and not cell.unavailable:  # a release not on disk: still say whether its paper number is comparable
+                m.comparable, m.why = release_comparability(cell, m)
             out.append(m)
             continue
         problems = []
@@ -360,6 +457,11 @@ def collect(p: Plan) -> list[Measured]:
             final = _read_final(job.run_dir)
             if job.error:
                 problems.append(f"failed: {job.error}")
+                continue
+            if job.release:
+                problem = _collect_release(job, cell, m)
+                if problem:
+                    problems.append(problem)
                 continue
             if final is None or final.get("step", -1) < job.cfg.train.steps:
                 problems.append("not run" if job.status == "new" and final is None else f"incomplete ({job_status(job.run_dir, job.cfg.train.steps)})")
@@ -378,7 +480,9 @@ def collect(p: Plan) -> list[Measured]:
             m.status = problems[0] if len(set(problems)) == 1 else "; ".join(dict.fromkeys(problems))
         if len(m.values) > 1:
             m.spread = None
-        if pc.jobs:
+        if pc.jobs and cell.release:
+            m.comparable, m.why = release_comparability(cell, m)
+        elif pc.jobs:
             m.comparable, m.why = comparability(cell, pc.jobs[0].cfg, p.extra)
             if cell.baseline:
                 m.why = f"{cell.baseline} baseline under the run's protocol; " + m.why

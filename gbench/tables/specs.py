@@ -25,6 +25,7 @@ class Cell:
     std_metric: str = ""  # within-run spread shown when one seed ran (IS: is_std, as the papers print it)
     baseline: str = ""  # "bicubic": read the run's final["baseline"]["metrics"] instead of the model's
     unavailable: str = ""  # set by the table itself when the cell can never be measured
+    release: str = ""  # a gbench.official registry release: the cell evaluates its checkpoint, nothing is trained
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,40 @@ def _dgp() -> Table:
 
 
 
+# ----------------------------------------------------------------------------- the authors' released checkpoints
+
+
+RELEASE_COLUMNS = {"is_mean": "IS", "fid": "FID", "pixel_acc": "FCN pixel acc", "class_acc": "FCN class acc", "class_iou": "FCN class IoU"}
+
+
+def _published_checkpoints() -> Table:
+    """Every registry release (gbench/official/registry.py) as a row: its published numbers beside gbench's evaluation of
+    the released weights under the release's protocol. Cells are evaluations (`Cell.release`), not training runs."""
+    from gbench.official.registry import RELEASES
+    from gbench.official.verify import release_problem
+
+    cells = []
+    for r in RELEASES.values():
+        wanted = [(p.metric, p.value, p.error) for p in r.published] or ([("fid", None, None)] if r.protocol else [])
+        for metric, value, error in wanted:
+            cells.append(Cell(r.name, RELEASE_COLUMNS.get(metric, metric), metric, value, r.experiment, (), error,
+                              r.protocol if r.comparable else "", std_metric="is_std" if metric == "is_mean" else "",
+                              unavailable=release_problem(r), release=r.name))
+    used = {c.column for c in cells}
+    columns = tuple(c for c in RELEASE_COLUMNS.values() if c in used) + tuple(sorted(used - set(RELEASE_COLUMNS.values())))
+    return Table("published-checkpoints", "The authors' released checkpoints evaluated by gbench (no training)",
+                 "the paper tables and READMEs named per release in gbench/official/registry.py", tuple(RELEASES), columns,
+                 tuple(cells), notes=(
+                     "Every cell imports a released checkpoint (`gbench import`) and evaluates it under the release's protocol "
+                     "(`gbench verify NAME` does the same for one release); nothing is trained, so --preset and --set do not apply, "
+                     "and --seeds repeats the evaluation with other sample seeds (mean ± std over sample seeds).",
+                     "A release whose file is not on disk is 'not available' with the command that fetches it; no release "
+                     "publishes a sha256, so each evaluation records the sha256 of the file it read (verify.json).",
+                     "comparable = the release's paper protocol is the one gbench measured (the why is the registry's note), "
+                     "followed by whether Δ is within the accepted error: the source's stated error or gbench's stated tolerance.",
+                     "Releases without a published number (pix2pix / CycleGAN FID) are measured only."))
+
+
 # ----------------------------------------------------------------------------- tables of other modules (plain data)
 
 
@@ -254,6 +289,7 @@ TABLES: dict[str, Callable[[], Table]] = {
     "srgan-x4": lambda: _imported("srgan", "srgan-x4"),
     "biggan-imagenet128": _biggan,
     "dgp-inversion": _dgp,
+    "published-checkpoints": _published_checkpoints,
 }
 EXTRA_TABLES: dict[str, Table] = {}  # registered at run time (tests, notebooks): name -> Table
 

@@ -52,6 +52,7 @@ from torch import nn
 import reference_models
 from gbench.config import RunConfig
 from gbench.errors import GBenchError, UsageError
+from gbench.evaluation.translation import evaluate_translation, test_mode
 from gbench.sampling import grid_image, to_uint8
 from gbench.train.gan import StepLog, learning_rate
 from gbench.train.sampler import EpochSampler
@@ -156,22 +157,6 @@ def centre_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
     return images[..., top : top + crop, left : left + crop]
 
 
-@contextmanager
-def test_mode(*models: nn.Module):
-    """The official test.py without --eval: train mode (BN batch statistics, dropout on), buffers restored after."""
-    saved = [({k: v.clone() for k, v in m.named_buffers()}, m.training) for m in models]
-    for m in models:
-        m.train()
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for m, (buffers, training) in zip(models, saved):
-                for k, v in m.named_buffers():
-                    v.copy_(buffers[k])
-                m.train(training)
-
-
 def _build(kind: str, name: str, kwargs: dict, cfg: RunConfig) -> nn.Module:
     try:
         build = reference_models.build_generator if kind == "G" else reference_models.build_discriminator
@@ -241,37 +226,9 @@ class _TranslationTrainer:
     def images_per_step(self) -> int:
         return self.cfg.train.batch_size_d
 
-    def _translate(self, model: nn.Module):
-        """uint8 batch on CPU -> uint8 translation on CPU, through `model` in test mode."""
-
-        @torch.no_grad()
-        def translate(images_uint8: torch.Tensor) -> torch.Tensor:
-            return to_uint8(model(images_uint8.to(self.device).float() / 127.5 - 1)).cpu()
-
-        return translate
-
     def evaluate(self, step: int) -> dict:
-        from gbench.protocols import get_protocol
-
-        protocol, cfg = get_protocol(self.cfg.eval.protocol), self.cfg
-        with test_mode(self.G):
-            translate = self._translate(self.G)
-            if protocol.segmentation_classes:
-                from gbench.evaluation.fcn import evaluate_fcn
-
-                return evaluate_fcn(translate, protocol.id, device=self.device, batch_size=cfg.eval.batch_size, segmenter=cfg.eval.segmenter)
-            if protocol.source_split:
-                from gbench.data.paired import load_domain
-                from gbench.evaluation.evaluate import evaluate_batches
-
-                source = load_domain(protocol.reference, protocol.source_split, resolution=protocol.resolution).images
-                devices = [self.device.index or 0] if self.device.type == "cuda" else []
-                with torch.random.fork_rng(devices=devices):
-                    torch.manual_seed(protocol.sample_seed)
-                    batches = (translate(source[i : i + cfg.eval.batch_size]) for i in range(0, len(source), cfg.eval.batch_size))
-                    return evaluate_batches(protocol.id, batches, device=self.device, sample_seed=protocol.sample_seed)
-        raise GBenchError(f"protocol {protocol.id} cannot score a translation model; use an FCN-score protocol "
-                          "or one with a source_split (e.g. horse2zebra-fid)")
+        return evaluate_translation(self.G, self.cfg.eval.protocol, device=self.device, batch_size=self.cfg.eval.batch_size,
+                                    segmenter=self.cfg.eval.segmenter)
 
     def _grid(self, rows: list[list[torch.Tensor]], path) -> None:
         from pathlib import Path
