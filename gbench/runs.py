@@ -47,6 +47,14 @@ def _trainer_class(task: str):
     return trainers[task]
 
 
+class RunStopped(Exception):
+    """A run stopped early on request (`stop_requested`, e.g. a preemption signal) after writing a checkpoint at `step`."""
+
+    def __init__(self, run_dir: Path, step: int):
+        super().__init__(f"{run_dir} stopped at step {step} (checkpoint written; rerunning resumes from it)")
+        self.run_dir, self.step = run_dir, step
+
+
 def run_dir_for(cfg: RunConfig, out: str | Path) -> Path:
     return Path(out) / cfg.experiment / f"{cfg.preset}-{cfg.hash()[:8]}"
 
@@ -93,10 +101,13 @@ def run_experiment(cfg: RunConfig, **kwargs) -> Path:
 
 
 def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "runs", device: str = "auto",
-                       console: Console | None = None, stop_after: int | None = None) -> Path:
+                       console: Console | None = None, stop_after: int | None = None, stop_requested=None) -> Path:
     """Train (or resume) the run of `cfg`, evaluate at step 0 and at the end, write eval.json and reports.
 
     `stop_after`: return after that many G steps (tests use it to simulate an interrupted run).
+    `stop_requested`: a callable asked after every G step (gbench/tables/launchers.py passes "has the scheduler
+    signalled a preemption or the time limit?"); when it is true on any rank, every rank writes a checkpoint at
+    that step and raises `RunStopped`. Under DDP this costs one scalar all-reduce per step, so ranks stop together.
     """
     from gbench import distributed as dist
     from gbench.report.run_report import render_run_report
@@ -198,6 +209,13 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
                 checkpoint()
             if stop_after is not None and trainer.step >= stop_after and not last:
                 return run_dir
+            if stop_requested is not None and not last and dist.any_rank(stop_requested()):
+                if trainer.step % t.checkpoint_every:
+                    flush_log()
+                    checkpoint()
+                dist.barrier()  # the checkpoint is on disk before any rank leaves
+                console.print(f"[yellow]stopped[/yellow] at step {trainer.step} on request; checkpoint written")
+                raise RunStopped(run_dir, trainer.step)
 
     if not evals or evals[-1]["step"] != trainer.step:
         evals.append(evaluate(trainer.step))
