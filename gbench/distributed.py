@@ -156,6 +156,21 @@ def barrier() -> None:
         dist.barrier()
 
 
+def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
+    """Rank `src`'s buffers (BatchNorm running statistics, StyleGAN2's w_avg, ...) in `module` on every rank.
+
+    Gradient averaging keeps parameters equal across ranks, but running buffers follow each rank's own batches; a
+    checkpoint holds rank 0's. Evaluating with rank 0's buffers makes a sharded evaluation a function of the checkpoint.
+    """
+    if not is_distributed():
+        return
+    for buffer in module.buffers():
+        home = buffer.device
+        synced = buffer.detach().to(communication_device())
+        dist.broadcast(synced, src=src)
+        buffer.data.copy_(synced.to(home))
+
+
 def any_rank(flag: bool) -> bool:
     """True on every rank when `flag` is true on at least one (one scalar all-reduce; just `flag` in one process)."""
     if not is_distributed():
