@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gbench.errors import GBenchError
@@ -32,7 +33,7 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except GBenchError as exc:
-            err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)  # '[cluster]' is not markup
             raise typer.Exit(2) from None
 
     return wrapper
