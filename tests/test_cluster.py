@@ -236,6 +236,10 @@ def test_without_submitit_the_cluster_launchers_say_what_to_install(tiny_table, 
     for launcher in ("slurm", "submitit-local"):
         with pytest.raises(GBenchError, match=r'needs submitit, which is not installed: pip install -e "\.\[cluster\]"'):
             tables.run_missing(p, launcher=launcher, console=Console(quiet=True))
+    result = CliRunner().invoke(app, ["reproduce", "test-cluster", "--preset", "smoke", "--out", str(tmp_path), "--launcher", "slurm",
+                                      *sum((["--set", s] for s in TINY), [])])
+    assert result.exit_code == 2 and 'error: --launcher slurm needs submitit, which is not installed: pip install -e ".[cluster]"' in result.output
+    assert "Traceback" not in result.output
 
 
 def test_launcher_environments_become_torchrun_variables():
@@ -253,3 +257,37 @@ def test_launcher_environments_become_torchrun_variables():
                                                      "MASTER_PORT": "24321"}
     assert [distributed.first_host(n) for n in ("node1", "gpu[007-009,012],cpu1", "a[1,3]-ib,b2", "x[10-11]")] == [
         "node1", "gpu007", "a1-ib", "x10"]
+
+
+RANK_SCRIPT = """
+import json, sys, torch
+from gbench import distributed
+rank, world = distributed.init_from_env("cpu")
+norm = torch.nn.BatchNorm2d(3)
+norm.running_mean.fill_(float(rank + 1))
+distributed.broadcast_buffers(norm)
+stop = distributed.any_rank(rank == 1)  # only rank 1 was signalled
+json.dump({"rank": rank, "world": world, "mean": norm.running_mean.tolist(), "stop": stop}, open(sys.argv[1] + f"/{rank}.json", "w"))
+distributed.destroy()
+"""
+
+
+def test_a_submitit_local_job_s_tasks_form_one_process_group(tmp_path):
+    """Two tasks as submitit's local executor starts them: one gloo group from SUBMITIT_LOCAL_*; a stop on one rank stops
+    both; every rank takes rank 0's running buffers (what the checkpoint holds)."""
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = tmp_path / "ranks.py"
+    script.write_text(RANK_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
+    env.update(SUBMITIT_EXECUTOR="local", SUBMITIT_LOCAL_NTASKS="2", SUBMITIT_LOCAL_JOB_ID="1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+    tasks = [subprocess.Popen([sys.executable, str(script), str(tmp_path)], env={**env, "SUBMITIT_LOCAL_GLOBALID": str(r),
+                                                                                 "SUBMITIT_LOCAL_LOCALID": str(r)}) for r in (0, 1)]
+    assert [t.wait(timeout=300) for t in tasks] == [0, 0]
+    results = [json.loads((tmp_path / f"{r}.json").read_text()) for r in (0, 1)]
+    assert [(r["rank"], r["world"], r["stop"]) for r in results] == [(0, 2, True), (1, 2, True)]
+    assert results[0]["mean"] == results[1]["mean"] == [1.0, 1.0, 1.0]
