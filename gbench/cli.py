@@ -33,7 +33,7 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except GBenchError as exc:
-            err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)  # '[cluster]' is not markup
+            err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -459,7 +459,8 @@ def reproduce(
     launcher: str = typer.Option("local", "--launcher", help="local (here) | submitit-local (submitit jobs on this machine) | "
                                  "slurm (one Slurm job per run, through submitit)", rich_help_panel="Cluster"),
     partition: str = typer.Option("", "--partition", help="Slurm partition", rich_help_panel="Cluster"),
-    gpus_per_cell: int = typer.Option(1, "--gpus-per-cell", help="GPUs (one process each) per cell's job, over its nodes", rich_help_panel="Cluster"),
+    gpus_per_cell: int = typer.Option(1, "--gpus-per-cell", help="GPUs (one process each) per cell's job, over its nodes",
+                                      rich_help_panel="Cluster"),
     nodes_per_cell: int = typer.Option(1, "--nodes-per-cell", help="nodes per cell's job (multi-node DDP)", rich_help_panel="Cluster"),
     time_limit: str = typer.Option("24:00:00", "--time", help="time limit per job (HH:MM:SS or D-HH:MM:SS); runs checkpoint and "
                                    "requeue before it", rich_help_panel="Cluster"),
@@ -471,8 +472,10 @@ def reproduce(
                                      rich_help_panel="Cluster"),
     status: bool = typer.Option(False, "--status", help="train nothing: every run's state (pending, running at step N of M, requeued, "
                                 "failed, done) and the table from whatever has finished", rich_help_panel="Cluster"),
-    wait: bool = typer.Option(False, "--wait", help="with --status or --launcher slurm: poll until every job has ended", rich_help_panel="Cluster"),
-    poll: Optional[float] = typer.Option(None, "--poll", help="seconds between polls (default: 30 for --status --wait, 60 for slurm, 2 for submitit-local)",
+    wait: bool = typer.Option(False, "--wait", help="with --status or --launcher slurm: poll until every job has ended",
+                              rich_help_panel="Cluster"),
+    poll: Optional[float] = typer.Option(None, "--poll", help="seconds between polls (default: 30 for --status --wait, 60 for slurm, "
+                                         "2 for submitit-local)",
                                          rich_help_panel="Cluster"),
 ) -> None:
     """Reproduce a paper table: train the missing cells (finished ones are skipped, interrupted ones resume),

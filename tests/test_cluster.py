@@ -4,7 +4,6 @@ fake `srun` / `sbatch` / `sacct` scripts stand in for Slurm's commands where onl
 
 import json
 import os
-import signal
 import stat
 import sys
 import threading
@@ -35,9 +34,10 @@ POLL = 0.2
 
 @pytest.fixture(scope="module")
 def tiny_table():
-    table = tables.Table("test-cluster", "tiny", "test", ("base", "fast lr"), ("IS", "FID"), (
+    table = tables.Table("test-cluster", "tiny", "test", ("base", "fast lr", "no data"), ("IS", "FID"), (
         *tables.is_fid_cells("base", "dcgan", {}, 8.0, 0.1, 20.0),
-        *tables.is_fid_cells("fast lr", "dcgan", {"train.lr_g": 1e-3}, 7.0, None, 30.0)))
+        *tables.is_fid_cells("fast lr", "dcgan", {"train.lr_g": 1e-3}, 7.0, None, 30.0),
+        *tables.is_fid_cells("no data", "dcgan", {"data.dataset": "cifar10"}, 7.0, None, 30.0)))  # fails in its job: CIFAR-10 is not here
     tables.register_table(table)
     return table
 
@@ -54,7 +54,8 @@ def local_reference(tiny_table, tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        p, _, failed = tables.reproduce("test-cluster", preset="smoke", out=out, extra=TINY, device="cpu", console=Console(quiet=True))
+        p, _, failed = tables.reproduce("test-cluster", preset="smoke", out=out, extra=TINY, device="cpu", console=Console(quiet=True),
+                                        only=("base", "fast lr"))
     finally:
         torch.set_num_threads(before)
     assert not failed
@@ -65,20 +66,28 @@ def _events(run_dir):
     return [e["event"] for e in read_events(run_dir)]
 
 
-def test_submitit_local_cells_finish_with_the_figures_of_the_local_launcher(tiny_table, local_reference, tmp_path):
+def test_submitit_local_cells_finish_with_the_figures_of_the_local_launcher(tiny_table, local_reference, tmp_path, monkeypatch):
+    monkeypatch.setenv("GBENCH_OFFLINE", "1")  # the "no data" cell fails at once instead of downloading CIFAR-10
     out = tmp_path / "runs"
     console = Console(record=True, width=200)
     p, measured, failed = tables.reproduce("test-cluster", preset="smoke", out=out, extra=TINY, device="cpu", console=console,
                                            launcher="submitit-local", cluster=launchers.ClusterOptions(), jobs=JOBS, poll=POLL)
-    assert not failed, [j.error for j in failed]
-    assert len(p.jobs) == 2  # four cells, two run directories: two jobs
+    assert len(p.jobs) == 3  # six cells, three run directories: three jobs
+    (broken,) = failed
+    assert broken.cfg.data.dataset == "cifar10"
+    assert broken.error.startswith(f"job {read_submission(broken.run_dir)['job_id']}: CIFAR-10 not found")
+    assert _events(broken.run_dir) == ["submitted", "started", "failed"]
     for pc in p.cells:
         run_dir = pc.jobs[0].run_dir
-        assert _final(run_dir) == local_reference[pc.cell.row]
-        assert _events(run_dir) == ["submitted", "started", "finished"]
         assert read_submission(run_dir)["launcher"] == "submitit-local"
-    assert {(m.row, m.column) for m in measured if m.mean is not None} == {(r, c) for r in ("base", "fast lr") for c in ("IS", "FID")}
-    assert "done" in console.export_text()
+        if run_dir != broken.run_dir:
+            assert _final(run_dir) == local_reference[pc.cell.row]
+            assert _events(run_dir) == ["submitted", "started", "finished"]
+    values = {(m.row, m.column): m for m in measured}
+    assert all(values[(r, c)].mean is not None for r in ("base", "fast lr") for c in ("IS", "FID"))
+    assert values[("no data", "FID")].status.startswith("failed: job") and "CIFAR-10 not found" in values[("no data", "FID")].status
+    log = console.export_text()
+    assert "done" in log and "failed (job" in log
 
 
 def test_a_preempted_job_checkpoints_requeues_and_resumes_to_the_same_figures(tiny_table, local_reference, tmp_path):
@@ -238,7 +247,8 @@ def test_without_submitit_the_cluster_launchers_say_what_to_install(tiny_table, 
             tables.run_missing(p, launcher=launcher, console=Console(quiet=True))
     result = CliRunner().invoke(app, ["reproduce", "test-cluster", "--preset", "smoke", "--out", str(tmp_path), "--launcher", "slurm",
                                       *sum((["--set", s] for s in TINY), [])])
-    assert result.exit_code == 2 and 'error: --launcher slurm needs submitit, which is not installed: pip install -e ".[cluster]"' in result.output
+    assert result.exit_code == 2
+    assert 'error: --launcher slurm needs submitit, which is not installed: pip install -e ".[cluster]"' in result.output
     assert "Traceback" not in result.output
 
 

@@ -282,7 +282,8 @@ def dispatch(p, waves: list, launcher: str, options: ClusterOptions, *, jobs: in
     failed = []
     for job in todo:
         if final[job.run_dir].kind != "done":
-            job.error = getattr(job, "error", "") or final[job.run_dir].text()
+            state = final[job.run_dir]
+            job.error = job.error or (f"job {state.job_id}: " if state.job_id else "") + state.reason()
             failed.append(job)
     return failed
 

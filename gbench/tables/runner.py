@@ -357,7 +357,8 @@ def collect(p: Plan, states: dict | None = None) -> list[Measured]:
                 if states and job.run_dir in states:
                     problems.append(states[job.run_dir].text())
                 else:
-                    problems.append("not run" if job.status == "new" and final is None else f"incomplete ({job_status(job.run_dir, job.cfg.train.steps)})")
+                    problems.append("not run" if job.status == "new" and final is None
+                                    else f"incomplete ({job_status(job.run_dir, job.cfg.train.steps)})")
                 continue
             metrics = (final.get("baseline") or {}).get("metrics", {}) if cell.baseline else final.get("metrics", {})
             if cell.metric not in metrics:
@@ -387,8 +388,15 @@ def reproduce(name: str, *, preset: str = "paper", seeds: int = 1, jobs: int = 1
     """`gbench reproduce`: plan the table, run what is missing (unless run=False), collect the measurements."""
     table = get_table(name)
     p = plan(table, preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(extra))
-    failed = run_missing(p, jobs=jobs, device=device, console=console, launcher=launcher, cluster=cluster, wait=wait, poll=poll) if run else []
-    return p, collect(p), failed
+    failed = []
+    if run:
+        failed = run_missing(p, jobs=jobs, device=device, console=console, launcher=launcher, cluster=cluster, wait=wait, poll=poll)
+    states = None
+    if run and launcher != "local":  # unfinished runs read as their jobs stand (queued, running, ...), not as "not run"
+        from gbench.tables.status import run_states
+
+        states = run_states(p)
+    return p, collect(p, states), failed
 
 
 def table_status(name: str, *, preset: str = "paper", seeds: int = 1, out: str | Path = "runs", only: tuple = (), extra: tuple = (),

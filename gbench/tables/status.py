@@ -52,11 +52,16 @@ class RunState:
             resume = f", resumes from step {self.step:,}" if self.step else ""
             return f"pending{' ' + self.detail if self.detail else ''}{requeued}{resume}{job}"
         if self.kind == "failed":
-            last = f"; last log line: {self.log_line}" if self.log_line and self.log_line not in self.detail else ""
-            return f"failed{job}: {self.detail}{last}"
+            return f"failed{job}: {self.reason()}"
         if self.kind == "interrupted":
             return f"interrupted at step {self.step:,} of {self.steps:,} (no job: the next reproduce resumes it)"
         return "not started"
+
+    def reason(self) -> str:
+        """Why a failed run failed (the error, and the last log line when it adds something); else the state."""
+        if self.kind != "failed":
+            return self.text()
+        return self.detail + (f"; last log line: {self.log_line}" if self.log_line and self.log_line not in self.detail else "")
 
 
 def _finished(run_dir: Path, steps: int) -> bool:
