@@ -194,6 +194,7 @@ def test_status_of_finished_running_requeued_pending_and_failed_runs(tmp_path, m
                                       "--reports", str(tmp_path / "reports"), *sum((["--set", s] for s in TINY), [])])
     assert result.exit_code == 0, result.output
     assert "running at step 4 of 6, requeued 1 time (job 101)" in result.output and "done: FID" in result.output
+    assert "(paper 20.00)" in result.output
     assert "1 done, 1 running, 1 pending, 2 failed, 1 not started" in result.output
     assert (tmp_path / "reports" / "test-status.md").exists()
 

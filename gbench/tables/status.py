@@ -118,7 +118,7 @@ def status_table(p, states: dict[Path, RunState], measured: list):
     """A rich table: one line per row and run (its columns share it), the run's state, and done cells' values."""
     from rich.table import Table
 
-    from gbench.report.table_report import measured_text
+    from gbench.report.table_report import measured_text, paper_text
 
     values = {(m.row, m.column): m for m in measured}
     table = Table(title=f"{p.table.name} ({p.preset} preset, {p.seeds} seed(s)): status")
@@ -132,7 +132,8 @@ def status_table(p, states: dict[Path, RunState], measured: list):
             lines.setdefault(key, []).append(pc.cell.column)
     for (row, where, state), columns in lines.items():
         if state == "done":
-            shown = [f"{c} {measured_text(values[(row, c)])}" for c in columns if (row, c) in values and not values[(row, c)].status]
+            shown = [f"{c} {measured_text(m)} (paper {paper_text(m)})" for c in columns
+                     if (m := values.get((row, c))) is not None and not m.status]
             state = "done" + (": " + ", ".join(shown) if shown else "")
         table.add_row(row, ", ".join(columns), where, state)
     return table
