@@ -198,6 +198,19 @@ def test_status_of_finished_running_requeued_pending_and_failed_runs(tmp_path, m
     assert "1 done, 1 running, 1 pending, 2 failed, 1 not started" in result.output
     assert (tmp_path / "reports" / "test-status.md").exists()
 
+    # --wait polls until no job can change its state: here the running job ends without finishing and the pending one
+    # is cancelled while it waits
+    def jobs_end():
+        time.sleep(0.3)
+        (tmp_path / "sacct.json").write_text(json.dumps({"101": "COMPLETED", "102": "CANCELLED", "103": "FAILED", "104": "FAILED"}))
+
+    threading.Thread(target=jobs_end, daemon=True).start()
+    _, _, states = tables.table_status("test-status", preset="smoke", out=out, extra=TINY, wait=True, poll=0.05, timeout=120,
+                                       console=Console(quiet=True))
+    assert states[run["running"].run_dir].text() == ("failed (job 101): the job ended (completed) at step 4 of 6 without finishing the run")
+    assert states[run["pending"].run_dir].text().startswith("failed (job 102): the job ended (cancelled)")
+    assert states[run["finished"].run_dir].kind == "done" and states[run["new"].run_dir].kind == "not started"
+
 
 def test_slurm_jobs_get_the_cells_resources_and_are_not_submitted_twice(tiny_table, tmp_path, monkeypatch):
     _fake_slurm(tmp_path, monkeypatch)
