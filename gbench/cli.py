@@ -475,8 +475,7 @@ def reproduce(
     wait: bool = typer.Option(False, "--wait", help="with --status or --launcher slurm: poll until every job has ended",
                               rich_help_panel="Cluster"),
     poll: Optional[float] = typer.Option(None, "--poll", help="seconds between polls (default: 30 for --status --wait, 60 for slurm, "
-                                         "2 for submitit-local)",
-                                         rich_help_panel="Cluster"),
+                                         "2 for submitit-local)", rich_help_panel="Cluster"),
 ) -> None:
     """Reproduce a paper table: train the missing cells (finished ones are skipped, interrupted ones resume),
     then write paper vs measured (mean ± std over seeds, delta, comparability) as Markdown, HTML, CSV, LaTeX
