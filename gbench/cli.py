@@ -521,6 +521,26 @@ def reproduce(
     reports: Optional[Path] = typer.Option(None, "--reports", help="folder of the table report (default: reports/<preset>)"),
     no_run: bool = typer.Option(False, "--no-run", help="train nothing: render the table from the runs already there"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the cells, their run directories and what would run; write nothing"),
+    launcher: str = typer.Option("local", "--launcher", help="local (here) | submitit-local (submitit jobs on this machine) | "
+                                 "slurm (one Slurm job per run, through submitit)", rich_help_panel="Cluster"),
+    partition: str = typer.Option("", "--partition", help="Slurm partition", rich_help_panel="Cluster"),
+    gpus_per_cell: int = typer.Option(1, "--gpus-per-cell", help="GPUs (one process each) per cell's job, over its nodes",
+                                      rich_help_panel="Cluster"),
+    nodes_per_cell: int = typer.Option(1, "--nodes-per-cell", help="nodes per cell's job (multi-node DDP)", rich_help_panel="Cluster"),
+    time_limit: str = typer.Option("24:00:00", "--time", help="time limit per job (HH:MM:SS or D-HH:MM:SS); runs checkpoint and "
+                                   "requeue before it", rich_help_panel="Cluster"),
+    account: str = typer.Option("", "--account", help="Slurm account", rich_help_panel="Cluster"),
+    qos: str = typer.Option("", "--qos", help="Slurm QOS", rich_help_panel="Cluster"),
+    slurm_extra: List[str] = typer.Option([], "--slurm-extra", help="another sbatch option, key=value or a flag key "
+                                          "(e.g. constraint=a100, cpus-per-task=10, mem=0; repeatable)", rich_help_panel="Cluster"),
+    max_timeouts: int = typer.Option(20, "--max-timeouts", help="time-limit requeues per job before it fails (preemptions do not count)",
+                                     rich_help_panel="Cluster"),
+    status: bool = typer.Option(False, "--status", help="train nothing: every run's state (pending, running at step N of M, requeued, "
+                                "failed, done) and the table from whatever has finished", rich_help_panel="Cluster"),
+    wait: bool = typer.Option(False, "--wait", help="with --status or --launcher slurm: poll until every job has ended",
+                              rich_help_panel="Cluster"),
+    poll: Optional[float] = typer.Option(None, "--poll", help="seconds between polls (default: 30 for --status --wait, 60 for slurm, "
+                                         "2 for submitit-local)", rich_help_panel="Cluster"),
 ) -> None:
     """Reproduce a paper table: train the missing cells (finished ones are skipped, interrupted ones resume),
     then write paper vs measured (mean ± std over seeds, delta, comparability) as Markdown, HTML, CSV, LaTeX
@@ -531,6 +551,8 @@ def reproduce(
     * `gbench reproduce`
     * `gbench reproduce transgan-table3 --preset smoke --jobs 2 --threads 1`
     * `gbench reproduce transgan-table4 --seeds 3 --only XL --device cuda`
+    * `gbench reproduce transgan-table4 --launcher slurm --partition gpu --gpus-per-cell 8 --time 48:00:00`
+    * `gbench reproduce transgan-table4 --status --wait`
     """
     from gbench import tables
     from gbench.report.table_report import render_table_report
@@ -569,12 +591,28 @@ def reproduce(
         return
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if status:
+        from gbench.tables.status import status_table, summary
+
+        plan, measured, states = tables.table_status(table, preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(set_),
+                                                     wait=wait, poll=poll or 30.0, console=console)
+        console.print(status_table(plan, states, measured))
+        paths = render_table_report(plan, measured, reports or Path("reports") / preset)
+        console.print(f"{summary(states) or 'no runs'}; wrote " + ", ".join(str(p) for p in paths.values()))
+        return
     from gbench.io import ensure_writable_dir
 
     ensure_writable_dir(reports or Path("reports") / preset, "--reports")
     ensure_writable_dir(out, "--out")
+    cluster = None
+    if launcher != "local":
+        from gbench.tables.launchers import ClusterOptions
+
+        cluster = ClusterOptions(partition=partition, gpus_per_cell=gpus_per_cell, nodes_per_cell=nodes_per_cell, time=time_limit,
+                                 account=account, qos=qos, extra=tuple(slurm_extra), max_timeouts=max_timeouts)
     plan, measured, failed = tables.reproduce(table, preset=preset, seeds=seeds, jobs=jobs, out=out, device=device, only=tuple(only),
-                                              extra=tuple(set_), run=not no_run, threads=threads, console=console)
+                                              extra=tuple(set_), run=not no_run, threads=threads, console=console, launcher=launcher,
+                                              cluster=cluster, wait=wait or launcher != "slurm", poll=poll)
     paths = render_table_report(plan, measured, reports or Path("reports") / preset)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
     if failed:

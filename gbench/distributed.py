@@ -5,6 +5,12 @@ starts the default process group (NCCL when the processes use CUDA, gloo on the 
 variables everything here is the single-process no-op: rank 0 of a world of 1, gathers return `[obj]`,
 barriers return at once. So library code calls these helpers unconditionally.
 
+Processes started by another launcher are read the same way: inside a Slurm step (`srun`, which is how
+submitit's Slurm executor starts the tasks of a job, one per GPU) and under submitit's local executor,
+`launcher_variables()` translates the launcher's variables (SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID,
+the first host of the step's node list; SUBMITIT_LOCAL_*) into torchrun's names before the group starts.
+torchrun's own variables always win, and a Slurm batch script that is not an `srun` step stays one process.
+
 Gathers return per-rank lists in rank order; callers that need a data order other than rank order (the
 evaluation's z stream) tag their pieces and sort, so results never depend on the world size.
 """
@@ -40,14 +46,59 @@ def env_world_size() -> int:
         raise GBenchError(f"WORLD_SIZE={os.environ['WORLD_SIZE']!r} is not an integer") from None
 
 
+MASTER_PORT_BASE = 20000  # a job's rendezvous port is MASTER_PORT_BASE + job id % 10000 (below Linux's ephemeral range)
+
+
+def first_host(nodelist: str) -> str:
+    """The first host name of a Slurm node list: "gpu[007-009,012],cpu1" -> "gpu007"."""
+    head, depth = "", 0
+    for char in nodelist.strip():
+        if char == "," and depth == 0:
+            break
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        head += char
+    if "[" not in head:
+        return head
+    prefix, _, rest = head.partition("[")
+    ranges, _, suffix = rest.partition("]")
+    return prefix + ranges.split(",")[0].split("-")[0] + suffix
+
+
+def launcher_variables(environ=None) -> dict[str, str]:
+    """torchrun's variables for a process that Slurm (inside an `srun` step) or submitit's local executor started.
+
+    Empty when torchrun's WORLD_SIZE is already set, or when neither launcher started this process. MASTER_ADDR
+    is the step's first host (127.0.0.1 locally); MASTER_PORT is derived from the job id, so every task of a job
+    agrees without talking; both keep a value the user exported. A Slurm batch script outside `srun` has no
+    SLURM_STEP_NUM_TASKS and stays a single process even when the allocation has several tasks.
+    """
+    env = os.environ if environ is None else environ
+    if "WORLD_SIZE" in env:
+        return {}
+    if env.get("SLURM_STEP_NUM_TASKS") and env.get("SLURM_PROCID"):
+        found = {"RANK": env["SLURM_PROCID"], "WORLD_SIZE": env["SLURM_STEP_NUM_TASKS"], "LOCAL_RANK": env.get("SLURM_LOCALID", "0")}
+        host, job = first_host(env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST") or "127.0.0.1"), env.get("SLURM_JOB_ID", "")
+    elif env.get("SUBMITIT_EXECUTOR") == "local" and env.get("SUBMITIT_LOCAL_GLOBALID"):
+        found = {"RANK": env["SUBMITIT_LOCAL_GLOBALID"], "WORLD_SIZE": env.get("SUBMITIT_LOCAL_NTASKS", "1"),
+                 "LOCAL_RANK": env.get("SUBMITIT_LOCAL_LOCALID", "0")}
+        host, job = "127.0.0.1", env.get("SUBMITIT_LOCAL_JOB_ID", "")
+    else:
+        return {}
+    job_number = int("".join(c for c in job if c.isdigit()) or 0)
+    return {**found, "MASTER_ADDR": env.get("MASTER_ADDR", host),
+            "MASTER_PORT": env.get("MASTER_PORT", str(MASTER_PORT_BASE + job_number % 10000))}
+
+
 def init_from_env(device: str | torch.device | None = None) -> tuple[int, int]:
-    """Join the process group that torchrun describes in the environment; returns (rank, world_size).
+    """Join the process group that torchrun (or Slurm / submitit, see `launcher_variables`) describes in the
+    environment; returns (rank, world_size).
 
     No-op when WORLD_SIZE is absent or 1, or when a group already exists. `device`: "cuda" (or a CUDA
-    device) selects NCCL and pins this process to cuda:LOCAL_RANK; anything else selects gloo.
+    device) selects NCCL and pins this process to its local GPU; anything else selects gloo.
     """
     if dist.is_available() and dist.is_initialized():
         return rank(), world_size()
+    os.environ.update(launcher_variables())  # torchrun's names from here on, for every helper below
     if env_world_size() <= 1:
         return 0, 1
     missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
@@ -55,7 +106,7 @@ def init_from_env(device: str | torch.device | None = None) -> tuple[int, int]:
         raise GBenchError(f"WORLD_SIZE is {env_world_size()} but {', '.join(missing)} is not set; launch with `torchrun --nproc_per_node N ...`")
     use_cuda = device is not None and torch.device(device).type == "cuda"
     if use_cuda:
-        torch.cuda.set_device(local_rank())
+        torch.cuda.set_device(local_cuda_index())
     dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=TIMEOUT)
     return rank(), world_size()
 
@@ -76,22 +127,57 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
+def local_cuda_index() -> int:
+    """This process's GPU: cuda:LOCAL_RANK when the node's GPUs are all visible, cuda:0 when the scheduler shows each
+    task only its own GPU (e.g. Slurm with --gpus-per-task or GPU binding)."""
+    count = torch.cuda.device_count()
+    if count == 1:
+        return 0
+    if local_rank() >= count:
+        raise GBenchError(f"local rank {local_rank()} but this process sees {count} GPU(s): start one process per GPU")
+    return local_rank()
+
+
 def is_main() -> bool:
     """True on rank 0 (the rank that writes files and prints)."""
     return rank() == 0
 
 
 def device_for_rank(device: str | torch.device) -> torch.device:
-    """`cuda` becomes `cuda:LOCAL_RANK` under torchrun; other devices are returned as they are."""
+    """`cuda` becomes this process's GPU (`local_cuda_index`) in a process group; other devices are returned as they are."""
     device = torch.device(device)
     if device.type == "cuda" and device.index is None and is_distributed():
-        return torch.device("cuda", local_rank())
+        return torch.device("cuda", local_cuda_index())
     return device
 
 
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
+
+
+def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
+    """Rank `src`'s buffers (BatchNorm running statistics, StyleGAN2's w_avg, ...) in `module` on every rank.
+
+    Gradient averaging keeps parameters equal across ranks, but running buffers follow each rank's own batches; a
+    checkpoint holds rank 0's. Evaluating with rank 0's buffers makes a sharded evaluation a function of the checkpoint.
+    """
+    if not is_distributed():
+        return
+    for buffer in module.buffers():
+        home = buffer.device
+        synced = buffer.detach().to(communication_device())
+        dist.broadcast(synced, src=src)
+        buffer.data.copy_(synced.to(home))
+
+
+def any_rank(flag: bool) -> bool:
+    """True on every rank when `flag` is true on at least one (one scalar all-reduce; just `flag` in one process)."""
+    if not is_distributed():
+        return bool(flag)
+    box = torch.tensor([1.0 if flag else 0.0], device=communication_device())
+    dist.all_reduce(box, op=dist.ReduceOp.MAX)
+    return bool(box.item() > 0)
 
 
 def all_gather_object(obj) -> list:

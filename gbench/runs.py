@@ -48,6 +48,14 @@ def _trainer_class(task: str):
     return trainers[task]
 
 
+class RunStopped(Exception):
+    """A run stopped early on request (`stop_requested`, e.g. a preemption signal) after writing a checkpoint at `step`."""
+
+    def __init__(self, run_dir: Path, step: int):
+        super().__init__(f"{run_dir} stopped at step {step} (checkpoint written; rerunning resumes from it)")
+        self.run_dir, self.step = run_dir, step
+
+
 def run_dir_for(cfg: RunConfig, out: str | Path) -> Path:
     return Path(out) / cfg.experiment / f"{cfg.preset}-{cfg.hash()[:8]}"
 
@@ -155,12 +163,16 @@ PROGRESS_LINE_SECONDS = 30  # without a terminal (logs, Slurm), one progress lin
 
 
 def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "runs", device: str = "auto",
-                       console: Console | None = None, stop_after: int | None = None, force_eval: bool = False) -> Path:
+                       console: Console | None = None, stop_after: int | None = None, force_eval: bool = False,
+                       stop_requested=None) -> Path:
     """Train (or resume) the run of `cfg`, evaluate at step 0 and at the end, write eval.json and reports.
 
     The config is validated and every output location checked before anything is created or computed; a finished
     run prints its results without recomputing them unless `force_eval`. `train.steps=0` evaluates the untrained
     model only. `stop_after`: return after that many G steps (tests use it to simulate an interrupted run).
+    `stop_requested`: a callable asked after every G step (gbench/tables/launchers.py passes "has the scheduler
+    signalled a preemption or the time limit?"); when it is true on any rank, every rank writes a checkpoint at
+    that step and raises `RunStopped`. Under DDP this costs one scalar all-reduce per step, so ranks stop together.
     """
     from gbench import distributed as dist
     from gbench.paths import gbench_home
@@ -292,6 +304,13 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
                 checkpoint()
             if stop_after is not None and trainer.step >= stop_after and not last:
                 return run_dir
+            if stop_requested is not None and not last and dist.any_rank(stop_requested()):
+                if trainer.step % t.checkpoint_every:
+                    flush_log()
+                    checkpoint()
+                dist.barrier()  # the checkpoint is on disk before any rank leaves
+                console.print(f"[yellow]stopped[/yellow] at step {trainer.step} on request; checkpoint written")
+                raise RunStopped(run_dir, trainer.step)
 
     if force_eval and evals and evals[-1]["step"] == trainer.step:
         evals.pop()  # --force-eval: the final evaluation is recomputed (e.g. after the extractor's weights arrived)

@@ -23,14 +23,16 @@ A cell whose experiment does not exist shows "not available" and the reason; it 
 Deviation: the TransGAN paper's WGAN-GP architecture in Tables 2 and 5 is not stated; gbench's `wgan-gp`
 experiment (the WGAN-GP paper's ResNet) stands in for it.
 
-Modules: `specs` (the tables as data and their registry) and `runner` (plan, run, collect: `gbench reproduce`); the reports
-are rendered by gbench/report/table_report.py.
+Modules: `specs` (the tables as data and their registry) and `runner` (plan, run, collect: `gbench reproduce`); `launchers`
+(cells as Slurm or submitit-local jobs through submitit, preemption-safe), `status` (`--status`/`--wait`: every run's state
+from its run directory and its job) and `jobfiles` (the `jobs/` folder of a run directory). The reports are rendered by
+gbench/report/table_report.py.
 """
 
 from gbench.tables.runner import (Job, Measured, Plan, PlannedCell, collect, comparability, job_status, plan, reproduce, run_missing,
-                                     select_rows, worker_devices)
+                                     select_rows, table_status, worker_devices)
 from gbench.tables.specs import TABLES, Cell, Table, gan_table, get_table, is_fid_cells, register_table, table_names
 
 __all__ = ["TABLES", "Cell", "Job", "Measured", "Plan", "PlannedCell", "Table", "collect", "comparability", "gan_table", "get_table",
-           "is_fid_cells", "job_status", "plan", "register_table", "reproduce", "run_missing", "select_rows", "table_names",
+           "is_fid_cells", "job_status", "plan", "register_table", "reproduce", "run_missing", "select_rows", "table_names", "table_status",
            "worker_devices"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gbench.errors import GBenchError, UsageError
+from gbench.tables.jobfiles import job_status
 from gbench.tables.specs import Cell, Table, get_table
 
 
@@ -50,22 +51,6 @@ class Plan:
     jobs: dict  # run dir -> Job, in the order cells first need them
     only: tuple = ()  # --only row selection
     threads: int = 0  # --threads: CPU threads of each training process (0 = torch's default); recorded in the report
-
-
-def job_status(run_dir: Path, steps: int) -> str:
-    from gbench.checkpoint import checkpoint_paths
-
-    eval_path = run_dir / "eval.json"
-    if eval_path.exists():
-        try:
-            if json.loads(eval_path.read_text())["final"]["step"] >= steps:
-                return "finished"
-        except (json.JSONDecodeError, KeyError, TypeError):
-            pass
-    found = checkpoint_paths(run_dir) if run_dir.exists() else []
-    if found:
-        return f"interrupted at step {int(found[-1].stem.split('-')[1])}"
-    return "new"
 
 
 def _reroot_init_from(cfg, out: Path):
@@ -275,11 +260,19 @@ def worker_devices(jobs: int, device: str, threads: int = 0) -> tuple[list[str],
     return ["cpu"] * max(1, jobs), threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
-def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -> list[Job]:
-    """Train every job of the plan that is not finished (interrupted ones resume); returns the failed jobs. CPU training
-    processes use `p.threads` threads when it is set."""
+def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None, launcher: str = "local", cluster=None,
+                wait: bool = True, poll: float | None = None) -> list[Job]:
+    """Train every job of the plan that is not finished (interrupted ones resume); returns the failed jobs. Released
+    checkpoints are evaluated here first.
+
+    `launcher`: "local" trains here (`jobs` > 1: in worker processes, `p.threads` CPU threads each when set); "slurm"
+    and "submitit-local" make each job a submitit job (gbench/tables/launchers.py, with `cluster` = its ClusterOptions);
+    slurm returns after submitting unless `wait`.
+    """
     from rich.console import Console
 
+    if launcher not in ("local", "submitit-local", "slurm"):
+        raise UsageError(f"--launcher must be local, submitit-local or slurm, not {launcher!r}")
     console = console or Console()
     todo = [j for j in p.jobs.values() if j.status != "finished"]
     for j in p.jobs.values():
@@ -295,6 +288,11 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -
     todo = [j for j in todo if not j.release]
     if not todo:
         return failed
+    if launcher != "local":
+        from gbench.tables.launchers import ClusterOptions, dispatch
+
+        return failed + dispatch(p, _waves(todo), launcher, cluster or ClusterOptions(), jobs=jobs, device=device, wait_for_end=wait,
+                                 poll=poll, console=console)
     if jobs <= 1:
         import torch
 
@@ -324,7 +322,7 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -
     queue = ctx.Queue()
     for d in devices:
         queue.put(d)
-    console.print(f"running {len(todo)} cell run(s) in {len(devices)} worker process(es) on {', '.join(sorted(set(devices)))}; "
+    console.print(f"running {len(todo)} cell run(s) in {len(devices)} worker process(es) on {', '.join(sorted(set(devices)))}"
                   + (f", {threads} CPU thread(s) each" if threads and devices[0] == "cpu" else "")
                   + "; each worker's output goes to <run dir>.log")
     with ProcessPoolExecutor(max_workers=len(devices), mp_context=ctx, initializer=_worker_init, initargs=(queue, threads)) as pool:
@@ -439,8 +437,11 @@ def release_comparability(cell: Cell, m: Measured) -> tuple[bool, str]:
     return release.comparable, why
 
 
-def collect(p: Plan) -> list[Measured]:
-    """The measured value of every cell (mean over seeds), its spread, runs, fingerprints and comparability."""
+def collect(p: Plan, states: dict | None = None) -> list[Measured]:
+    """The measured value of every cell (mean over seeds), its spread, runs, fingerprints and comparability.
+
+    `states` (run dir -> status.RunState, from `gbench reproduce --status`): how an unfinished run stands.
+    """
     out = []
     for pc in p.cells:
         cell = pc.cell
@@ -464,7 +465,11 @@ def collect(p: Plan) -> list[Measured]:
                     problems.append(problem)
                 continue
             if final is None or final.get("step", -1) < job.cfg.train.steps:
-                problems.append("not run" if job.status == "new" and final is None else f"incomplete ({job_status(job.run_dir, job.cfg.train.steps)})")
+                if states and job.run_dir in states:
+                    problems.append(states[job.run_dir].text())
+                else:
+                    problems.append("not run" if job.status == "new" and final is None
+                                    else f"incomplete ({job_status(job.run_dir, job.cfg.train.steps)})")
                 continue
             metrics = (final.get("baseline") or {}).get("metrics", {}) if cell.baseline else final.get("metrics", {})
             if cell.metric not in metrics:
@@ -491,11 +496,30 @@ def collect(p: Plan) -> list[Measured]:
 
 
 def reproduce(name: str, *, preset: str = "paper", seeds: int = 1, jobs: int = 1, out: str | Path = "runs", device: str = "auto",
-              only: tuple = (), extra: tuple = (), run: bool = True, threads: int = 0, console=None) -> tuple[Plan, list[Measured], list[Job]]:
+              only: tuple = (), extra: tuple = (), run: bool = True, threads: int = 0, console=None, launcher: str = "local",
+              cluster=None, wait: bool = True, poll: float | None = None) -> tuple[Plan, list[Measured], list[Job]]:
     """`gbench reproduce`: plan the table, run what is missing (unless run=False), collect the measurements."""
     if threads < 0:
         raise UsageError(f"--threads must be >= 0, got {threads}")
     table = get_table(name)
     p = replace(plan(table, preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(extra)), threads=threads)
-    failed = run_missing(p, jobs=jobs, device=device, console=console) if run else []
-    return p, collect(p), failed
+    failed = []
+    if run:
+        failed = run_missing(p, jobs=jobs, device=device, console=console, launcher=launcher, cluster=cluster, wait=wait, poll=poll)
+    states = None
+    if run and launcher != "local":  # unfinished runs read as their jobs stand (queued, running, ...), not as "not run"
+        from gbench.tables.status import run_states
+
+        states = run_states(p)
+    return p, collect(p, states), failed
+
+
+def table_status(name: str, *, preset: str = "paper", seeds: int = 1, out: str | Path = "runs", only: tuple = (), extra: tuple = (),
+           wait: bool = False, poll: float = 30.0, console=None, timeout: float | None = None) -> tuple[Plan, list[Measured], dict]:
+    """`gbench reproduce --status [--wait]`: every run's state (gbench/tables/status.py), waiting for the dispatched ones
+    to end when `wait`, and the measurements of whatever has finished."""
+    from gbench.tables import status as run_status
+
+    p = plan(get_table(name), preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(extra))
+    states = run_status.wait(p, poll=poll, console=console, timeout=timeout) if wait else run_status.run_states(p)
+    return p, collect(p, states), states

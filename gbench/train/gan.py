@@ -172,8 +172,12 @@ class GANTrainer:
         return {"lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"]}
 
     def evaluate(self, step: int) -> dict:
+        from gbench import distributed
         from gbench.evaluation.evaluate import evaluate_generator
 
+        # under DDP every rank scores its shard with rank 0's running buffers: they are what the checkpoint holds, so a
+        # resumed run (every rank loads rank 0's state) scores exactly as an uninterrupted one
+        distributed.broadcast_buffers(self.eval_generator)
         return evaluate_generator(self.eval_generator, self.cfg.eval.protocol, device=self.device, batch_size=self.cfg.eval.batch_size)
 
     def save_samples(self, path) -> None:
