@@ -8,7 +8,10 @@ arch `vitl14`, `clean_resize` off), reproduced on uint8 (B, 3, H, W) tensors:
    (a = -0.5, support widened by the scale when shrinking, coefficients rounded to 22-bit fixed point, a
    horizontal then a vertical pass, each rounded and clipped to uint8). `pil_bicubic_resize` computes the
    same integer arithmetic exactly (float64 matrix products of integers below 2^53), so the resized pixels
-   equal Pillow's bit for bit.
+   equal Pillow's bit for bit. The pass order is that of the Pillow releases of the paper's time (<= 12,
+   `ImagingResampleInner`: always horizontal first). Pillow 13 (python-pillow/Pillow#9549) runs the
+   vertical pass first when the height shrinks much more than the width (observed with 13.0.0: height
+   reduced and (in_h - 224) > 2·(in_w - 224)); square images, all gbench's protocols, are unaffected.
 2. `ToTensor` (x / 255 in float32), then `Normalize` with the ImageNet mean and std.
 3. `torch.hub.load('facebookresearch/dinov2', 'dinov2_vitl14')` forward: `head(x_norm_clstoken)` with an
    identity head, i.e. the CLS token of the last block after the final LayerNorm, 1024-d.
