@@ -187,6 +187,8 @@ def eval_(
     * `gbench eval --protocol toy-shapes32 --run runs/dcgan/smoke-8de5c27f`
     * `gbench eval --protocol cifar10-50k --generator mypkg.models:make_generator --seeds 3`
     * `gbench eval --protocol cifar10-10k-test --samples fakes/ --device cuda`
+    * `gbench eval --protocol toy-shapes32+pr --run runs/dcgan/smoke-8de5c27f` (adds precision/recall/density/coverage)
+    * `gbench eval --protocol cifar10-50k-dinov2 --samples fakes/ --device cuda` (FD/KD and P/R/D/C in DINOv2 space)
     * `gbench eval --protocol sr-x4-y --baseline bicubic` (SR: `--generator` maps LR [0, 1] to HR [0, 1])
     """
     from gbench.protocols import get_protocol
@@ -234,6 +236,10 @@ def eval_(
         atomic_write_json(report, path)
         _print_eval(report)
         console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+        if run is not None and path.resolve().parent == run.resolve() and (run / "config.json").is_file():
+            from gbench.report.run_report import render_run_report
+
+            console.print(f"updated {render_run_report(run)[0]} (further evaluations)", soft_wrap=True, highlight=False)
         console.print("leaderboard line (CSV):")
         console.out(leaderboard_csv(report["leaderboard"]), highlight=False, end="")
     dist.destroy()  # under torchrun: leave the process group together (no-op otherwise)
@@ -455,6 +461,8 @@ def reproduce(
     reports: Optional[Path] = typer.Option(None, "--reports", help="folder of the table report (default: reports/<preset>)"),
     no_run: bool = typer.Option(False, "--no-run", help="train nothing: render the table from the runs already there"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the cells, their run directories and what would run; write nothing"),
+    also_eval: List[str] = typer.Option([], "--also-eval", help="also evaluate every finished run under this protocol (e.g. "
+                                        "cifar10-50k+pr: precision/recall and a precision-recall scatter in the report; repeatable)"),
 ) -> None:
     """Reproduce a paper table: train the missing cells (finished ones are skipped, interrupted ones resume),
     then write paper vs measured (mean ± std over seeds, delta, comparability) as Markdown, HTML, CSV, LaTeX
@@ -465,6 +473,7 @@ def reproduce(
     * `gbench reproduce`
     * `gbench reproduce transgan-table3 --preset smoke --jobs 2`
     * `gbench reproduce transgan-table4 --seeds 3 --only XL --device cuda`
+    * `gbench reproduce transgan-table3 --preset smoke --also-eval toy-shapes32+pr` (precision/recall of every cell's run)
     """
     from gbench import tables
     from gbench.report.table_report import render_table_report
@@ -504,7 +513,7 @@ def reproduce(
     if jobs < 1:
         raise GBenchError("--jobs must be at least 1")
     plan, measured, failed = tables.reproduce(table, preset=preset, seeds=seeds, jobs=jobs, out=out, device=device, only=tuple(only),
-                                              extra=tuple(set_), run=not no_run, console=console)
+                                              extra=tuple(set_), run=not no_run, also_eval=tuple(also_eval), console=console)
     paths = render_table_report(plan, measured, reports or Path("reports") / preset)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
     if failed:

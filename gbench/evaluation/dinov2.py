@@ -25,7 +25,8 @@ exact GELU, LayerScale (`ls1`/`ls2.gamma`), no register tokens, `block_chunks=0`
 (16 + 0.1) / 37 passed explicitly (`interpolate_offset` 0.1; every released version of that function gives
 this same call), computed in float32. 304,368,640 parameters, `mask_token` included.
 
-The released weights are `dinov2_vitl14_pretrain.pth`, a plain state dict loaded here with
+The released weights are `dinov2_vitl14_pretrain.pth` (the asset `dinov2` of gbench/assets.py, with its URL,
+size and sha256), a plain state dict loaded here with
 `torch.load(weights_only=True)` and strict key matching (`mask_token` is loaded though inference never
 uses it, so that every released key is accounted for).
 
@@ -48,8 +49,6 @@ from torch import nn
 
 from gbench.errors import GBenchError
 
-DINOV2_VITL14_FILENAME = "dinov2_vitl14_pretrain.pth"
-DINOV2_VITL14_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -83,7 +83,11 @@ def _check_block_size(block_size: int) -> None:
 
 
 def _neighbour_distances(features: torch.Tensor, ks: tuple[int, ...], block_size: int) -> torch.Tensor:
-    """(N, len(ks)): per row, the (k+1)-th smallest distance to all rows (itself included), per k."""
+    """(N, len(ks)): per row, the (k+1)-th smallest distance to all rows (itself included), per k.
+
+    Each (rows x columns) tile is reduced to its own k+1 smallest first and then merged with the running
+    k+1 smallest of the row, so at most one tile is alive at a time; the values are the same floats as
+    one top-(k+1) over the whole row."""
     keep = max(ks) + 1
     columns = list(ks)  # 0-based column k of the ascending top-(k+1) is the (k+1)-th smallest
     radii = []
@@ -91,18 +95,23 @@ def _neighbour_distances(features: torch.Tensor, ks: tuple[int, ...], block_size
         smallest = None
         for cols in features.split(block_size):
             distances = torch.cdist(rows, cols)
-            if smallest is not None:
-                distances = torch.cat([smallest, distances], dim=1)
-            smallest = distances.topk(min(keep, distances.shape[1]), dim=1, largest=False, sorted=True).values
+            tile = distances.topk(min(keep, distances.shape[1]), dim=1, largest=False, sorted=False).values
+            del distances
+            merged = tile if smallest is None else torch.cat([smallest, tile], dim=1)
+            smallest = merged.topk(min(keep, merged.shape[1]), dim=1, largest=False, sorted=True).values
         radii.append(smallest[:, columns])
     return torch.cat(radii)
 
 
-def nearest_neighbour_radii(features, k: int = PRECISION_RECALL_K, *, block_size: int = DEFAULT_BLOCK_SIZE, device=None) -> torch.Tensor:
-    """(N,) distance from each row of `features` to its k-th nearest other row, on `device`."""
+def nearest_neighbour_radii(features, k: int | tuple[int, ...] = PRECISION_RECALL_K, *, block_size: int = DEFAULT_BLOCK_SIZE,
+                            device=None) -> torch.Tensor:
+    """Distance from each row of `features` to its k-th nearest other row, on `device`: (N,) for one k,
+    (N, len(k)) for a tuple of k (one scan for all of them)."""
     _check_block_size(block_size)
-    features, _, _ = _prepare(features, features, (k,), device)
-    return _neighbour_distances(features, (k,), block_size)[:, 0]
+    ks = (k,) if isinstance(k, int) else tuple(k)
+    features, _, _ = _prepare(features, features, ks, device)
+    radii = _neighbour_distances(features, ks, block_size)
+    return radii[:, 0] if isinstance(k, int) else radii
 
 
 def _scan(
@@ -154,15 +163,23 @@ def manifold_metrics(
     dc_k: int = DENSITY_COVERAGE_K,
     block_size: int = DEFAULT_BLOCK_SIZE,
     device=None,
+    real_radii=None,
 ) -> dict[str, float]:
     """precision, recall (k = `pr_k`), density and coverage (k = `dc_k`) of generated features `fake`
     against `real` features (each (N, D), tensors or arrays), in one scan of the cross distances.
 
-    Keyword-only because swapping the sets swaps precision and recall silently."""
+    `real_radii`: the real set's radii for (pr_k, dc_k) from `nearest_neighbour_radii(real, (pr_k, dc_k))`,
+    when they were computed (and cached) beforehand with the reference features; it saves one of the three
+    block-wise distance passes. Keyword-only because swapping the sets swaps precision and recall silently."""
     _check_block_size(block_size)
-    real, fake, _ = _prepare(real, fake, (pr_k, dc_k), device)
+    real, fake, device = _prepare(real, fake, (pr_k, dc_k), device)
     ks = (pr_k, dc_k)
-    real_radii = _neighbour_distances(real, ks, block_size)
+    if real_radii is None:
+        real_radii = _neighbour_distances(real, ks, block_size)
+    else:
+        real_radii = torch.as_tensor(real_radii).to(device, real.dtype)
+        if real_radii.shape != (real.shape[0], 2):
+            raise GBenchError(f"real_radii must have shape ({real.shape[0]}, 2) for (pr_k, dc_k), got {tuple(real_radii.shape)}")
     fake_radii = _neighbour_distances(fake, (pr_k,), block_size)[:, 0]
     counts = _scan(real, fake, block_size, pr_radii=(real_radii[:, 0], fake_radii), dc_real_radii=real_radii[:, 1])
     return {
