@@ -139,6 +139,12 @@ PROTOCOLS: dict[str, Protocol] = {
 # base's own features (computed from the same streamed features as IS/FID/KID, so its IS/FID/KID equal the
 # base's); `<id>-dinov2` scores the same images in DINOv2 ViT-L/14 space as Stein et al. 2023 do. Each has its
 # own id and constants, hence its own fingerprint; the base protocols' fingerprints are untouched.
+#
+# Both compute the k-NN metrics on at most 10,000 rows of each set (a seeded draw without replacement; every row
+# when a set is smaller, so the toy and 10k protocols use all of theirs), as dgm-eval does for Stein et al.'s
+# numbers. Their cost grows with the square of the rows: on all 50k rows they would cost several times a whole toy
+# evaluation on a CPU (benchmarks/manifold_overhead.py), and no published precision/recall on Inception features
+# exists that full-set numbers would be comparable to.
 
 PRDC = "prdc"  # the metric entry: precision, recall (k = pr_k), density, coverage (k = dc_k), in one k-NN scan
 PR_K, DC_K = 3, 5  # Kynkäänniemi et al. 2019 / torch-fidelity `prc_neighborhood`; Naeem et al. 2020
@@ -147,19 +153,21 @@ DINOV2_RESIZE = ("Pillow bicubic to 224x224 on the uint8 image (8-bit fixed poin
                  "on PIL as dgm-eval), then /255 and ImageNet mean/std")
 DINOV2_METRICS = ("fd_dinov2", "kd_dinov2", PRDC)  # Fréchet and kernel distance (KID's estimator) on DINOv2 CLS features
 STEIN_KNN_K = 5  # dgm-eval `--nearest_k`: one k for all four k-NN metrics
-STEIN_KNN_SUBSAMPLE = 10_000  # dgm-eval `--reduced_n`: P/R/D/C on (at most) 10k rows of each set
+KNN_SUBSAMPLE = 10_000  # dgm-eval `--reduced_n`: P/R/D/C on (at most) 10k rows of each set
 KNN_SEED = 2020  # dgm-eval draws its 10k rows unseeded; gbench fixes the draw so a fingerprint names one number
 VARIANT_OF: dict[str, str] = {}  # variant id -> base id
 
 
 def with_manifold_metrics(base: Protocol) -> Protocol:
-    """`<id>+pr`: the base protocol plus precision/recall (k 3) and density/coverage (k 5) on every row of its features."""
+    """`<id>+pr`: the base protocol plus precision/recall (k 3) and density/coverage (k 5) on its own features, on at most
+    10k seeded rows of each set."""
     comparable = (f"IS/FID/KID as {base.id} ({base.comparable}); precision/recall/density/coverage: no published values under "
                   "these features") if base.comparable else ""
     return dataclasses.replace(
-        base, id=f"{base.id}+pr", metrics=(*base.metrics, PRDC), pr_k=PR_K, dc_k=DC_K, comparable=comparable,
+        base, id=f"{base.id}+pr", metrics=(*base.metrics, PRDC), pr_k=PR_K, dc_k=DC_K, knn_subsample=KNN_SUBSAMPLE, knn_seed=KNN_SEED,
+        comparable=comparable,
         description=f"{base.description}; plus precision/recall (k {PR_K}) and density/coverage (k {DC_K}) on the same features, "
-                    "all rows")
+                    f"at most {KNN_SUBSAMPLE:,} rows of each set")
 
 
 def in_dinov2_space(base: Protocol) -> Protocol:
@@ -171,9 +179,9 @@ def in_dinov2_space(base: Protocol) -> Protocol:
                       "10k P/R/D/C rows were drawn unseeded, gbench's with a fixed seed)")
     return dataclasses.replace(
         base, id=f"{base.id}-dinov2", extractor=DINOV2_EXTRACTOR, resize=DINOV2_RESIZE, metrics=DINOV2_METRICS, is_splits=0,
-        pr_k=STEIN_KNN_K, dc_k=STEIN_KNN_K, knn_subsample=STEIN_KNN_SUBSAMPLE, knn_seed=KNN_SEED, comparable=comparable,
+        pr_k=STEIN_KNN_K, dc_k=STEIN_KNN_K, knn_subsample=KNN_SUBSAMPLE, knn_seed=KNN_SEED, comparable=comparable,
         description=f"{base.id} in DINOv2 ViT-L/14 space (Stein et al. 2023): FD_DINOv2 and KD on all rows, precision/recall/"
-                    f"density/coverage (k {STEIN_KNN_K}) on at most {STEIN_KNN_SUBSAMPLE:,} rows of each set")
+                    f"density/coverage (k {STEIN_KNN_K}) on at most {KNN_SUBSAMPLE:,} rows of each set")
 
 
 def _add_variants(protocols: dict[str, Protocol]) -> None:

@@ -94,7 +94,8 @@ class _RssSampler(threading.Thread):
 
 @contextmanager
 def measured(device: torch.device):
-    """Time a block and measure its peak memory above its start: {'seconds', 'rss_peak_mib', 'cuda_peak_mib'}."""
+    """Time a block and measure its peak memory above its start: {'seconds', 'cpu_seconds' (this process, all threads),
+    'rss_peak_mib', 'cuda_peak_mib'}."""
     gc.collect()
     _trim_heap()
     stats: dict = {}
@@ -108,13 +109,14 @@ def measured(device: torch.device):
     sampler = None if exact else _RssSampler()
     if sampler:
         sampler.start()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         yield stats
     finally:
         if cuda:
             torch.cuda.synchronize(device)
         stats["seconds"] = time.perf_counter() - started
+        stats["cpu_seconds"] = time.process_time() - cpu_started
         if sampler:
             sampler.stop.set()
             sampler.join()

@@ -129,7 +129,7 @@ def _scan(
         out["fake_in_real"] = torch.zeros(m, dtype=torch.bool, device=device)
         out["real_in_fake"] = torch.zeros(n, dtype=torch.bool, device=device)
     if dc_real_radii is not None:
-        out["balls_per_fake"] = torch.zeros(m, dtype=torch.int64, device=device)
+        out["balls"] = torch.zeros((), dtype=torch.int64, device=device)  # Σ_j #{i : d(real_i, fake_j) < r_i}: only the total is needed
         out["real_covered"] = torch.zeros(n, dtype=torch.bool, device=device)
     row_start = 0
     for real_rows in real.split(block_size):
@@ -144,7 +144,7 @@ def _scan(
                 out["real_in_fake"][rows] |= (distances <= fake_radii[None, cols]).any(dim=1)
             if dc_real_radii is not None:
                 inside = distances < dc_real_radii[rows, None]
-                out["balls_per_fake"][cols] += inside.sum(dim=0)
+                out["balls"] += inside.sum()
                 out["real_covered"][rows] |= inside.any(dim=1)
             col_start += fake_cols.shape[0]
         row_start += real_rows.shape[0]
@@ -185,7 +185,7 @@ def manifold_metrics(
     return {
         "precision": _share(counts["fake_in_real"]),
         "recall": _share(counts["real_in_fake"]),
-        "density": int(counts["balls_per_fake"].sum().item()) / (dc_k * fake.shape[0]),
+        "density": int(counts["balls"].item()) / (dc_k * fake.shape[0]),
         "coverage": _share(counts["real_covered"]),
     }
 
@@ -210,4 +210,4 @@ def density_coverage(
     real, fake, _ = _prepare(real, fake, (k,), device)
     real_radii = _neighbour_distances(real, (k,), block_size)[:, 0]
     counts = _scan(real, fake, block_size, dc_real_radii=real_radii)
-    return int(counts["balls_per_fake"].sum().item()) / (k * fake.shape[0]), _share(counts["real_covered"])
+    return int(counts["balls"].item()) / (k * fake.shape[0]), _share(counts["real_covered"])
