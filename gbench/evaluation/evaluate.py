@@ -24,10 +24,12 @@ is concatenated or copied at the end. At 50k Inception samples that is 200 MB + 
 of rows. Reference statistics are cached (gbench/evaluation/cache.py).
 
 The k-NN metrics (gbench/metrics/manifold.py) come from the very features FID and KID use, in the same pass:
-no second generation or extraction. Their distances are computed in tiles of `KNN_BLOCK_SIZE` x
-`KNN_BLOCK_SIZE` on the evaluation device (one 400 MB float32 tile at a time, plus the two feature sets),
-and the reference's own k-NN radii are computed once with the reference statistics and cached beside its
-rows, so an evaluation runs two of the three distance passes: generated-generated and real-generated.
+no second generation or extraction, on the protocol's `knn_subsample` rows of each set (at most 10k in the
+registered variants, a seeded draw; every row of a smaller set). Their distances are computed in tiles of
+`KNN_BLOCK_SIZE` x `KNN_BLOCK_SIZE` on the evaluation device (one 400 MB float32 tile at a time, plus the
+two feature sets), and the reference's own k-NN radii are computed once with the reference statistics and
+cached beside its rows, so an evaluation runs two of the three distance passes: generated-generated and
+real-generated.
 """
 
 from __future__ import annotations
