@@ -236,13 +236,23 @@ def eval_(
         atomic_write_json(report, path)
         _print_eval(report)
         console.print(f"wrote {path}", soft_wrap=True, highlight=False)
-        if run is not None and path.resolve().parent == run.resolve() and (run / "config.json").is_file():
-            from gbench.report.run_report import render_run_report
-
-            console.print(f"updated {render_run_report(run)[0]} (further evaluations)", soft_wrap=True, highlight=False)
+        if run is not None and path.resolve().parent == run.resolve() and (run / "report.md").is_file():
+            _rerender_run_report(run)
         console.print("leaderboard line (CSV):")
         console.out(leaderboard_csv(report["leaderboard"]), highlight=False, end="")
     dist.destroy()  # under torchrun: leave the process group together (no-op otherwise)
+
+
+def _rerender_run_report(run: Path) -> None:
+    """The run's report lists its `gbench eval --run` results ("Further evaluations"): render it again. A report that
+    cannot be rendered costs a warning, never the evaluation just written."""
+    from gbench.report.run_report import render_run_report
+
+    try:
+        console.print(f"updated {render_run_report(run)[0]} (further evaluations)", soft_wrap=True, highlight=False)
+    except Exception as exc:  # noqa: BLE001 - the eval report is already written
+        err_console.print(f"[yellow]warning:[/yellow] could not re-render the report of {run}: {type(exc).__name__}: {exc}",
+                          highlight=False, soft_wrap=True)
 
 
 def default_sr_output(protocol: str, run: Optional[Path]) -> Path:

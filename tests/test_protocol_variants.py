@@ -188,6 +188,7 @@ def _dcgan_run(tmp_path):
     from gbench.experiments import resolve_config
     from gbench.io import atomic_write_json
     from gbench.models import build_models
+    from gbench.report.run_report import render_run_report
 
     cfg = resolve_config("dcgan", "smoke")
     torch.manual_seed(3)
@@ -196,6 +197,7 @@ def _dcgan_run(tmp_path):
     atomic_write_json({"config": cfg.to_dict(), "config_hash": cfg.hash(), "device": "cpu", "git_commit": "",
                        "versions": {"gbench": "0", "torch": "0", "numpy": "0", "python": "3"}}, run_dir / "config.json")
     save_checkpoint(run_dir, 4, {"trainer": {"step": 4, "G": G_ema.state_dict(), "G_ema": G_ema.state_dict()}})
+    render_run_report(run_dir)  # the run's report, as `gbench run` leaves it (before any evaluation here)
     return run_dir, G_ema
 
 
