@@ -13,6 +13,15 @@ that prefix alone is a 32-bit check (it catches truncation and corruption, not a
   same file, and it agrees with the name's prefix. The pytorch-fid copy `pt_inception-2015-12-05-
   6726825d.pth` is published with the same sha256.
 - vgg19: no trustworthy full hash was found offline, so only the name's prefix `dcbb9e9d` is checked.
+- dinov2 (ViT-L/14, the DINOv2 protocols' extractor): Meta publishes no checksum and the file name carries
+  no hash prefix (the official code loads it with `load_state_dict_from_url` and no `check_hash`). The full
+  sha256 `d5383ea8...cf428` and the size 1,217,586,395 bytes used here were not computed here either (no
+  network): they are the values pinned for this exact URL by several independent public projects that
+  verify the file before loading it (e.g. finegrain-ai/refiners `src/refiners/conversion/models/dinov2.py`,
+  and download manifests of unrelated projects that agree on both hash and size). A file that does not
+  match is rejected like any other asset. If Meta ever replaced the file, every copy would be rejected
+  with its actual hash in the message; the remedy is to check the new file and update this entry, which
+  also changes every DINOv2 fingerprint, as it must.
 
 `asset_sha256(path)` is the full sha256 that goes into protocol fingerprints; it is cached by
 (path, mtime, size), because hashing 100-550 MB on every evaluation is wasteful.
@@ -67,6 +76,14 @@ ASSETS: dict[str, Asset] = {
         url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
         description="torchvision VGG19 ImageNet weights: the SRGAN perceptual (content) loss",
         sha256_prefix="dcbb9e9d",
+    ),
+    "dinov2": Asset(
+        name="dinov2",
+        filename="dinov2_vitl14_pretrain.pth",  # the name torch.hub caches it under, so a hub download is found too
+        url="https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth",
+        description="DINOv2 ViT-L/14 (Meta, Apache-2.0): the feature extractor of the *-dinov2 protocols (Stein et al. 2023)",
+        sha256="d5383ea8f4877b2472eb973e0fd72d557c7da5d3611bd527ceeb1d7162cbf428",  # not published by Meta: see the docstring
+        size=1_217_586_395,
     ),
 }
 

@@ -233,6 +233,8 @@ def eval_(
     * `gbench eval --protocol toy-shapes32 --run runs/dcgan/smoke-8de5c27f`
     * `gbench eval --protocol cifar10-50k --generator mypkg.models:make_generator --seeds 3`
     * `gbench eval --protocol cifar10-10k-test --samples fakes/ --device cuda`
+    * `gbench eval --protocol toy-shapes32+pr --run runs/dcgan/smoke-8de5c27f` (adds precision/recall/density/coverage)
+    * `gbench eval --protocol cifar10-50k-dinov2 --samples fakes/ --device cuda` (FD/KD and P/R/D/C in DINOv2 space)
     * `gbench eval --protocol sr-x4-y --baseline bicubic` (SR: `--generator` maps LR [0, 1] to HR [0, 1])
     """
     from gbench.io import ensure_writable_file
@@ -277,6 +279,8 @@ def eval_(
     if dist.is_main():
         _print_eval(report)
         _write_result(report, path)
+        if run is not None and path.resolve().parent == run.resolve() and (run / "report.md").is_file():
+            _rerender_run_report(run)
         console.print("leaderboard line (CSV):")
         console.out(leaderboard_csv(report["leaderboard"]), highlight=False, end="")
     dist.destroy()  # under torchrun: leave the process group together (no-op otherwise)
@@ -291,6 +295,18 @@ def _write_result(result: dict, path: Path) -> None:
     except OSError as exc:
         raise GBenchError(f"the results above could not be written to {path} ({exc.strerror or exc})") from None
     console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+
+
+def _rerender_run_report(run: Path) -> None:
+    """The run's report lists its `gbench eval --run` results ("Further evaluations"): render it again. A report that
+    cannot be rendered costs a warning, never the evaluation just written."""
+    from gbench.report.run_report import render_run_report
+
+    try:
+        console.print(f"updated {render_run_report(run)[0]} (further evaluations)", soft_wrap=True, highlight=False)
+    except Exception as exc:  # noqa: BLE001 - the eval report is already written
+        err_console.print(f"[yellow]warning:[/yellow] could not re-render the report of {run}: {type(exc).__name__}: {exc}",
+                          highlight=False, soft_wrap=True)
 
 
 def default_sr_output(protocol: str, run: Optional[Path]) -> Path:
@@ -541,6 +557,8 @@ def reproduce(
                               rich_help_panel="Cluster"),
     poll: Optional[float] = typer.Option(None, "--poll", help="seconds between polls (default: 30 for --status --wait, 60 for slurm, "
                                          "2 for submitit-local)", rich_help_panel="Cluster"),
+    also_eval: List[str] = typer.Option([], "--also-eval", help="also evaluate every finished run under this protocol (e.g. "
+                                        "cifar10-50k+pr: precision/recall and a precision-recall scatter in the report; repeatable)"),
 ) -> None:
     """Reproduce a paper table: train the missing cells (finished ones are skipped, interrupted ones resume),
     then write paper vs measured (mean ± std over seeds, delta, comparability) as Markdown, HTML, CSV, LaTeX
@@ -553,6 +571,7 @@ def reproduce(
     * `gbench reproduce transgan-table4 --seeds 3 --only XL --device cuda`
     * `gbench reproduce transgan-table4 --launcher slurm --partition gpu --gpus-per-cell 8 --time 48:00:00`
     * `gbench reproduce transgan-table4 --status --wait`
+    * `gbench reproduce transgan-table3 --preset smoke --also-eval toy-shapes32+pr` (precision/recall of every cell's run)
     """
     from gbench import tables
     from gbench.report.table_report import render_table_report
@@ -611,8 +630,9 @@ def reproduce(
         cluster = ClusterOptions(partition=partition, gpus_per_cell=gpus_per_cell, nodes_per_cell=nodes_per_cell, time=time_limit,
                                  account=account, qos=qos, extra=tuple(slurm_extra), max_timeouts=max_timeouts)
     plan, measured, failed = tables.reproduce(table, preset=preset, seeds=seeds, jobs=jobs, out=out, device=device, only=tuple(only),
-                                              extra=tuple(set_), run=not no_run, threads=threads, console=console, launcher=launcher,
-                                              cluster=cluster, wait=wait or launcher != "slurm", poll=poll)
+                                              extra=tuple(set_), run=not no_run, threads=threads, also_eval=tuple(also_eval),
+                                              console=console, launcher=launcher, cluster=cluster, wait=wait or launcher != "slurm",
+                                              poll=poll)
     paths = render_table_report(plan, measured, reports or Path("reports") / preset)
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
     if failed:

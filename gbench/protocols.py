@@ -64,14 +64,23 @@ class Protocol:
     source_split: str = ""  # translation protocols: the split of `reference` whose images are translated and scored
     segmentation_classes: int = 0  # FCN-score protocols: classes scored by the segmenter (`extractor`)
     reference_compatible: bool = False  # FCN-score: mimic the official scorer's quirks (gbench/metrics/segmentation.py)
+    # k-NN manifold metrics (metric "prdc": precision, recall, density, coverage; gbench/metrics/manifold.py); zero for the others
+    pr_k: int = 0  # neighbourhood size of precision/recall
+    dc_k: int = 0  # neighbourhood size of density/coverage
+    knn_subsample: int = 0  # rows of each set the k-NN metrics use, drawn at random without replacement; 0 = every row
+    knn_seed: int = 0  # np.random.RandomState seed of those rows (real rows drawn first, then generated)
 
     def constants(self) -> dict:
         """Every constant, prose included (what `gbench protocols ID` shows)."""
         out = dataclasses.asdict(self)
         for name in ("scale", "crop_border", "test_sets", "lr_source",  # SR and img2img only: left out of other protocols' constants,
-                     "source_split", "segmentation_classes", "reference_compatible"):
-            if not out[name]:  # so their fingerprints (and reference-statistics cache keys) did not change when SR came
+                     "source_split", "segmentation_classes", "reference_compatible",  # so their fingerprints (and reference-statistics
+                     "pr_k", "dc_k", "knn_subsample",  # cache keys) did not change when SR, img2img and the k-NN metrics came;
+                     "is_splits"):  # 0 only in protocols without IS (the DINOv2 ones)
+            if not out[name]:
                 del out[name]
+        if not self.knn_subsample:
+            del out["knn_seed"]
         return out
 
 
@@ -130,6 +139,76 @@ PROTOCOLS: dict[str, Protocol] = {
                  "grey replicated to RGB, bilinear (antialiased) 28 -> 32 inside the toy classifier", kid_subsets=50, kid_subset_size=1000),
     ]
 }
+
+
+# ----------------------------------------------------------------------------- variants with more metrics
+#
+# Derived from the base protocols above, never copied: `<id>+pr` adds precision/recall/density/coverage on the
+# base's own features (computed from the same streamed features as IS/FID/KID, so its IS/FID/KID equal the
+# base's); `<id>-dinov2` scores the same images in DINOv2 ViT-L/14 space as Stein et al. 2023 do. Each has its
+# own id and constants, hence its own fingerprint; the base protocols' fingerprints are untouched.
+#
+# Both compute the k-NN metrics on at most 10,000 rows of each set (a seeded draw without replacement; every row
+# when a set is smaller, so the toy and 10k protocols use all of theirs), as dgm-eval does for Stein et al.'s
+# numbers. Their cost grows with the square of the rows: on all 50k x 50k rows of the toy protocol they took 54 CPU
+# seconds, 82% of the whole 50k toy evaluation (66 s; 10k rows: 2.2 s), and no published precision/recall on
+# Inception features exists that full-set numbers would be comparable to.
+
+PRDC = "prdc"  # the metric entry: precision, recall (k = pr_k), density, coverage (k = dc_k), in one k-NN scan
+PR_K, DC_K = 3, 5  # Kynkäänniemi et al. 2019 / torch-fidelity `prc_neighborhood`; Naeem et al. 2020
+DINOV2_EXTRACTOR = "dinov2-vitl14"
+DINOV2_RESIZE = ("Pillow bicubic to 224x224 on the uint8 image (8-bit fixed point, horizontal pass first; torchvision Resize "
+                 "on PIL as dgm-eval), then /255 and ImageNet mean/std")
+DINOV2_METRICS = ("fd_dinov2", "kd_dinov2", PRDC)  # Fréchet and kernel distance (KID's estimator) on DINOv2 CLS features
+STEIN_KNN_K = 5  # dgm-eval `--nearest_k`: one k for all four k-NN metrics
+KNN_SUBSAMPLE = 10_000  # dgm-eval `--reduced_n`: P/R/D/C on (at most) 10k rows of each set
+KNN_SEED = 2020  # dgm-eval draws its 10k rows unseeded; gbench fixes the draw so a fingerprint names one number
+VARIANT_OF: dict[str, str] = {}  # variant id -> base id
+
+
+def with_manifold_metrics(base: Protocol) -> Protocol:
+    """`<id>+pr`: the base protocol plus precision/recall (k 3) and density/coverage (k 5) on its own features, on at most
+    10k seeded rows of each set."""
+    comparable = (f"IS/FID/KID as {base.id} ({base.comparable}); precision/recall/density/coverage: no published values under "
+                  "these features") if base.comparable else ""
+    return dataclasses.replace(
+        base, id=f"{base.id}+pr", metrics=(*base.metrics, PRDC), pr_k=PR_K, dc_k=DC_K, knn_subsample=KNN_SUBSAMPLE, knn_seed=KNN_SEED,
+        comparable=comparable,
+        description=f"{base.description}; plus precision/recall (k {PR_K}) and density/coverage (k {DC_K}) on the same features, "
+                    f"at most {KNN_SUBSAMPLE:,} rows of each set")
+
+
+def in_dinov2_space(base: Protocol) -> Protocol:
+    """`<id>-dinov2`: the base's images and reference scored in DINOv2 ViT-L/14 space as Stein et al. 2023 (dgm-eval defaults):
+    FD and KD on every row, precision/recall/density/coverage with k 5 on (at most) 10k rows of each set."""
+    comparable = ""
+    if (base.reference, base.reference_split, base.n_gen, base.n_ref) == ("cifar10", "train", 50_000, 50_000):
+        comparable = ("Stein et al. 2023 Table 11, CIFAR-10 (DINOv2 ViT-L/14, 50k generated vs the 50k training images; their "
+                      "10k P/R/D/C rows were drawn unseeded, gbench's with a fixed seed)")
+    return dataclasses.replace(
+        base, id=f"{base.id}-dinov2", extractor=DINOV2_EXTRACTOR, resize=DINOV2_RESIZE, metrics=DINOV2_METRICS, is_splits=0,
+        pr_k=STEIN_KNN_K, dc_k=STEIN_KNN_K, knn_subsample=KNN_SUBSAMPLE, knn_seed=KNN_SEED, comparable=comparable,
+        description=f"{base.id} in DINOv2 ViT-L/14 space (Stein et al. 2023): FD_DINOv2 and KD on all rows, precision/recall/"
+                    f"density/coverage (k {STEIN_KNN_K}) on at most {KNN_SUBSAMPLE:,} rows of each set")
+
+
+def _add_variants(protocols: dict[str, Protocol]) -> None:
+    """Every image protocol scored on extractor features gets `+pr`; the Inception ones also get `-dinov2`."""
+    for base in list(protocols.values()):
+        if "fid" not in base.metrics or base.extractor not in ("inception-v3-compat", "toy-shapes32"):
+            continue
+        variants = [with_manifold_metrics(base)] + ([in_dinov2_space(base)] if base.extractor == "inception-v3-compat" else [])
+        for variant in variants:
+            protocols[variant.id] = variant
+            VARIANT_OF[variant.id] = base.id
+
+
+_add_variants(PROTOCOLS)
+
+
+def base_protocol_id(protocol_id: str) -> str:
+    """The base protocol of a variant (`cifar10-50k+pr` -> `cifar10-50k`); a base protocol's own id otherwise."""
+    return VARIANT_OF.get(protocol_id, protocol_id)
 
 
 def get_protocol(protocol_id: str) -> Protocol:

@@ -348,7 +348,11 @@ def _format_metrics(result: dict) -> str:
         parts.append(f"FID {m['fid']:.3f}")
     if "kid_mean" in m:
         parts.append(f"KID×10³ {1e3 * m['kid_mean']:.3f} ± {1e3 * m['kid_std']:.3f}")
-    known = {"is_mean", "is_std", "fid", "kid_mean", "kid_std"}
+    if "fd_dinov2" in m:
+        parts.append(f"FD_DINOv2 {m['fd_dinov2']:.3f}")
+    if "kd_dinov2_mean" in m:
+        parts.append(f"KD_DINOv2×10³ {1e3 * m['kd_dinov2_mean']:.3f} ± {1e3 * m['kd_dinov2_std']:.3f}")
+    known = {"is_mean", "is_std", "fid", "kid_mean", "kid_std", "fd_dinov2", "kd_dinov2_mean", "kd_dinov2_std"}
     parts += [f"{k} {v:.4g}" for k, v in m.items() if k not in known and isinstance(v, (int, float))]  # e.g. FCN scores
     return escape("  ".join(parts) + f"   [{result['fingerprint']}, n_gen {result['n_gen']}, n_ref {result['n_ref']}]")
 

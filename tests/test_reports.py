@@ -130,3 +130,41 @@ def test_compare_report(tmp_path):
     assert embedded == total == 4  # curves + one grid per run
     single = CliRunner().invoke(app, ["compare", str(a)])
     assert single.exit_code == 2 and "at least two run directories" in single.output
+
+
+def test_precision_recall_next_to_fid_in_run_and_table_reports(tmp_path):
+    """A run scored under a `+pr` protocol shows precision/recall beside FID; a `gbench eval --run` report in the run
+    directory adds its own row; the table report lists every run's precision/recall and draws one scatter panel per
+    fingerprint."""
+    table = tables.Table("test-pr", "P/R table", "src", ("a", "b"), ("FID",), (
+        tables.Cell("a", "FID", "fid", 10.0, "dcgan"), tables.Cell("b", "FID", "fid", 12.0, "dcgan", (("train.lr_g", 1e-3),))))
+    p = tables.plan(table, preset="smoke", out=tmp_path / "runs")
+    md = render_table_report(p, tables.collect(p), tmp_path / "empty")["md"].read_text()
+    assert "## Precision and recall" in md and "--also-eval <protocol>+pr" in md  # nothing measured yet: how to get it
+
+    run_a, run_b = (fake_run(tmp_path / "runs", job.cfg, [300.0, 40.0], fingerprint="toy-shapes32+pr@12345678") for job in p.jobs.values())
+    for run_dir, (precision, recall) in ((run_a, (0.8, 0.3)), (run_b, (0.6, 0.5))):
+        data = json.loads((run_dir / "eval.json").read_text())
+        for ev in data["evaluations"]:
+            ev["metrics"].update(precision=precision, recall=recall, density=0.9, coverage=0.4)
+        data["final"] = data["evaluations"][-1]
+        (run_dir / "eval.json").write_text(json.dumps(data))
+    extra = {"protocol": "other+pr", "fingerprint": "toy-shapes32-other+pr@87654321", "setting": "smoke preset, step 100, EMA generator",
+             "results": [{"metrics": {"fid": 41.0, "precision": 0.7, "recall": 0.2, "density": 1.1, "coverage": 0.3}}]}
+    (run_a / "eval-other+pr.json").write_text(json.dumps(extra))
+
+    md = render_run_report(run_a)[0].read_text()
+    assert "| step | generator | FID | precision | recall | IS | KID ×10³ | density | coverage |" in md  # P/R right after FID
+    assert "| 200 | ema | 40.000 | 0.800 | 0.300 | 2.000 ± 0.050 | 100.000 ± 10.000 | 0.900 | 0.400 |" in md
+    assert "### Further evaluations" in md and "| `toy-shapes32-other+pr@87654321` | smoke preset, step 100, EMA generator | 1 | 41.000 | 0.700 | 0.200 |" in md
+
+    paths = render_table_report(p, tables.collect(p), tmp_path / "reports")
+    md = paths["md"].read_text()
+    assert "| a | FID 40.00 | 0.800 | 0.300 | 0.900 | 0.400 | `toy-shapes32+pr@12345678` | training run" in md
+    assert "| a | FID 41.00 | 0.700 | 0.200 | 1.100 | 0.300 | `toy-shapes32-other+pr@87654321` | gbench eval (eval-other+pr.json)" in md
+    assert "| b | FID 40.00 | 0.600 | 0.500 |" in md
+    assert "![precision vs recall](test-pr-precision-recall.png)" in md and paths["precision_recall_png"].exists()
+    with Image.open(paths["precision_recall_png"]) as image:
+        assert image.size[0] > 1.6 * image.size[1]  # two panels side by side: one per fingerprint
+    embedded, total = data_uri_images(paths["html"].read_text())
+    assert embedded == total == 2  # bar chart and scatter, embedded

@@ -146,3 +146,34 @@ def test_dependency_waves_and_worker_devices(tmp_path):
     assert tables.runner._waves([b, a]) == [[a], [b]]
     devices, threads = tables.worker_devices(2, "cpu")
     assert devices == ["cpu", "cpu"] and threads >= 1
+
+
+def test_reproduce_also_eval_adds_a_pr_protocol_to_finished_runs_once(tmp_path, monkeypatch):
+    """`--also-eval P` scores every finished run of the table under P (as `gbench eval --run`), without changing the
+    runs' config hashes, and the table report then shows their precision/recall."""
+    import dataclasses
+
+    from gbench.protocols import PROTOCOLS, with_manifold_metrics
+    from gbench.report.table_report import render_table_report
+
+    base = dataclasses.replace(PROTOCOLS["toy-shapes32"], id="test-also", n_gen=300, n_ref=300, is_splits=3, kid_subsets=3, kid_subset_size=50)
+    monkeypatch.setitem(PROTOCOLS, base.id, base)
+    monkeypatch.setitem(PROTOCOLS, "test-also+pr", with_manifold_metrics(base))
+    monkeypatch.setattr(GANTrainer, "evaluate", _fast_evaluate)
+    tiny = tables.Table("test-also-eval", "tiny", "test", ("base",), ("FID",), (tables.Cell("base", "FID", "fid", 20.0, "dcgan"),))
+    tables.register_table(tiny)
+    out = tmp_path / "runs"
+    with pytest.raises(GBenchError, match="unknown protocol 'test-als\\+pr'"):  # a typo fails before any training
+        tables.reproduce("test-also-eval", preset="smoke", out=out, extra=TINY, device="cpu", also_eval=("test-als+pr",))
+    assert not out.exists()
+    p, measured, failed = tables.reproduce("test-also-eval", preset="smoke", out=out, extra=TINY, device="cpu", also_eval=("test-also+pr",),
+                                           console=Console(quiet=True))
+    (job,) = p.jobs.values()
+    report = json.loads((job.run_dir / "eval-test-also+pr.json").read_text())
+    assert not failed and report["fingerprint"].startswith("test-also+pr@") and "precision" in report["results"][0]["metrics"]
+    assert "### Further evaluations" in (job.run_dir / "report.md").read_text()
+    md = render_table_report(p, measured, tmp_path / "reports")["md"].read_text()
+    assert "| base | FID " in md and "`test-also+pr@" in md and "![precision vs recall]" in md
+    before = (job.run_dir / "eval-test-also+pr.json").stat().st_mtime_ns
+    tables.reproduce("test-also-eval", preset="smoke", out=out, extra=TINY, device="cpu", also_eval=("test-also+pr",))
+    assert (job.run_dir / "eval-test-also+pr.json").stat().st_mtime_ns == before  # already there: not evaluated again

@@ -94,7 +94,8 @@ class _RssSampler(threading.Thread):
 
 @contextmanager
 def measured(device: torch.device):
-    """Time a block and measure its peak memory above its start: {'seconds', 'rss_peak_mib', 'cuda_peak_mib'}."""
+    """Time a block and measure its peak memory above its start: {'seconds', 'cpu_seconds' (this process, all threads),
+    'rss_peak_mib', 'cuda_peak_mib'}."""
     gc.collect()
     _trim_heap()
     stats: dict = {}
@@ -108,13 +109,14 @@ def measured(device: torch.device):
     sampler = None if exact else _RssSampler()
     if sampler:
         sampler.start()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         yield stats
     finally:
         if cuda:
             torch.cuda.synchronize(device)
         stats["seconds"] = time.perf_counter() - started
+        stats["cpu_seconds"] = time.process_time() - cpu_started
         if sampler:
             sampler.stop.set()
             sampler.join()
@@ -222,7 +224,7 @@ def _register_toy_extractor() -> None:
 
         @staticmethod
         def get_default_feature_layer_for_metric(metric):
-            return {"isc": "logits", "fid": "64", "kid": "64"}[metric]
+            return {"isc": "logits", "fid": "64", "kid": "64", "prc": "64"}[metric]
 
         @staticmethod
         def can_be_compiled():
@@ -243,8 +245,14 @@ def _register_toy_extractor() -> None:
 def _torch_fidelity_kwargs(protocol, device: torch.device, batch_size: int, cache_root: Path) -> dict:
     from gbench.assets import asset_path
 
+    from gbench.evaluation.evaluate import KNN_BLOCK_SIZE
+    from gbench.protocols import PRDC
+
+    # `+pr` protocols: torch-fidelity's precision/recall (its `prc`, on every row) beside gbench's; they agree exactly
+    # while the sets are within the protocol's k-NN rows (10k)
+    prc = dict(prc=True, prc_neighborhood=protocol.pr_k, prc_batch_size=KNN_BLOCK_SIZE) if PRDC in protocol.metrics else {}
     kwargs = dict(cuda=device.type == "cuda", batch_size=batch_size, isc="is" in protocol.metrics, fid="fid" in protocol.metrics,
-                  kid="kid" in protocol.metrics, isc_splits=protocol.is_splits, kid_subsets=protocol.kid_subsets,
+                  **prc, kid="kid" in protocol.metrics, isc_splits=protocol.is_splits, kid_subsets=protocol.kid_subsets,
                   kid_subset_size=protocol.kid_subset_size, samples_shuffle=False, save_cpu_ram=True, verbose=False,
                   cache_root=str(cache_root), rng_seed=2020)
     if protocol.extractor == "inception-v3-compat":
@@ -272,7 +280,8 @@ def write_pngs(batches, folder: Path) -> int:
 
 
 TORCH_FIDELITY_KEYS = {"is_mean": "inception_score_mean", "is_std": "inception_score_std", "fid": "frechet_inception_distance",
-                       "kid_mean": "kernel_inception_distance_mean", "kid_std": "kernel_inception_distance_std"}
+                       "kid_mean": "kernel_inception_distance_mean", "kid_std": "kernel_inception_distance_std", "precision": "precision",
+                       "recall": "recall"}
 
 
 # ----------------------------------------------------------------------------- the benchmark
@@ -315,7 +324,7 @@ def eval_throughput(protocol_id: str = "toy-shapes32", *, n: int = 1000, device:
     import torch_fidelity
 
     from gbench.data import load_dataset
-    from gbench.evaluation.evaluate import evaluate_generator, generated_batches
+    from gbench.evaluation.evaluate import evaluate_generator, generated_batches, needs_rows
     from gbench.evaluation.features import build_extractor
     from gbench.protocols import PROTOCOLS, get_protocol
     from gbench.distributed import resolve_device
@@ -372,7 +381,7 @@ def eval_throughput(protocol_id: str = "toy-shapes32", *, n: int = 1000, device:
         "ratios": {"gbench_vs_torch_fidelity": tf_phase["seconds"] / gbench_phase["seconds"],
                    "gbench_vs_dump_plus_torch_fidelity": (dump_phase["seconds"] + tf_phase["seconds"]) / gbench_phase["seconds"]},
         "metrics": agreement, "fingerprint": ours["fingerprint"],
-        "kept_bytes_per_sample": 4 * (dim * ("kid" in bench.metrics) + classes * ("is" in bench.metrics)),
+        "kept_bytes_per_sample": 4 * (dim * needs_rows(bench) + classes * ("is" in bench.metrics)),
         "fid_sums_bytes": 8 * (dim + dim * dim),
         "versions": {"torch": torch.__version__, "torch_fidelity": torch_fidelity.__version__, "numpy": np.__version__},
     }
@@ -396,7 +405,7 @@ def print_throughput(result: dict, console) -> None:
     r = result["ratios"]
     console.print(f"speed-up of gbench: {r['gbench_vs_torch_fidelity']:.2f}x vs torch-fidelity on ready PNGs, "
                   f"{r['gbench_vs_dump_plus_torch_fidelity']:.2f}x vs dump + torch-fidelity{label}")
-    console.print(f"gbench keeps {result['kept_bytes_per_sample']} bytes per sample (KID rows + IS logits, float32) and "
+    console.print(f"gbench keeps {result['kept_bytes_per_sample']} bytes per sample (feature rows for KID and the k-NN metrics + IS logits, float32) and "
                   f"{result['fid_sums_bytes'] / 2**10:,.0f} KiB of float64 FID sums whatever n is")
     if result["reference_stand_in"]:
         console.print(f"[yellow]reference:[/yellow] {result['reference_stand_in']}")

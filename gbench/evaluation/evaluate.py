@@ -15,11 +15,21 @@ the reference statistics (others wait) and the scores, and broadcasts the result
 the same dict. It equals the single-process result up to the order of the float64 sums (FID ~1e-12
 relative); IS and KID see the very same rows in the very same order.
 
-Memory stays flat in n: FID statistics are float64 sums (D + D² numbers); only what IS and KID need is
-kept: float32 logits (n x K) and float32 features (n x D), written in place into buffers sized once, so
-nothing is concatenated or copied at the end. At 50k Inception samples that is 200 MB + 410 MB. The
-reference's KID rows are read back from the cache only when KID is scored (after IS has released the
-logits), and IS is scored in blocks of rows. Reference statistics are cached (gbench/evaluation/cache.py).
+Memory stays flat in n: FID statistics are float64 sums (D + D² numbers); only what IS and the row-based
+metrics (KID, and precision/recall/density/coverage of the `+pr` and `-dinov2` protocols) need is kept:
+float32 logits (n x K) and float32 features (n x D), written in place into buffers sized once, so nothing
+is concatenated or copied at the end. At 50k Inception samples that is 200 MB + 410 MB (DINOv2: no logits,
+50k x 1024 features = 205 MB). The reference's rows are read back from the cache only when they are scored
+(after IS has released the logits), once for KID and the k-NN metrics together, and IS is scored in blocks
+of rows. Reference statistics are cached (gbench/evaluation/cache.py).
+
+The k-NN metrics (gbench/metrics/manifold.py) come from the very features FID and KID use, in the same pass:
+no second generation or extraction, on the protocol's `knn_subsample` rows of each set (at most 10k in the
+registered variants, a seeded draw; every row of a smaller set). Their distances are computed in tiles of
+`KNN_BLOCK_SIZE` x `KNN_BLOCK_SIZE` on the evaluation device (one 400 MB float32 tile at a time, plus the
+two feature sets), and the reference's own k-NN radii are computed once with the reference statistics and
+cached beside its rows, so an evaluation runs two of the three distance passes: generated-generated and
+real-generated.
 """
 
 from __future__ import annotations
@@ -41,8 +51,9 @@ from gbench.evaluation.features import Extractor, build_extractor
 from gbench.metrics.fid import fid_from_stats
 from gbench.metrics.inception_score import ISC_SHUFFLE_SEED
 from gbench.metrics.kid import kid_from_features
+from gbench.metrics.manifold import DEFAULT_BLOCK_SIZE, manifold_metrics, nearest_neighbour_radii
 from gbench.metrics.stats import FeatureStats
-from gbench.protocols import STREAM_CHUNK, Protocol, fingerprint, get_protocol
+from gbench.protocols import PRDC, STREAM_CHUNK, Protocol, fingerprint, get_protocol
 from gbench.sampling import generate, sample_labels, sample_latent, to_uint8
 
 Progress = Callable[[int], None]
@@ -153,9 +164,37 @@ class Generated:
     features: torch.Tensor | None
 
 
+ROW_METRICS = ("kid", "kd_dinov2", PRDC)  # metrics that need every feature row, not just the FID sums
+KERNEL_METRICS = {"kid": "kid", "kd_dinov2": "kd_dinov2"}  # metric -> result key prefix (KID's estimator on the protocol's features)
+FRECHET_METRICS = ("fid", "fd_dinov2")  # Fréchet distance on the protocol's features, under the feature space's name
+KNN_BLOCK_SIZE = DEFAULT_BLOCK_SIZE  # torch-fidelity's prc_batch_size; fixed, so every device tiles the distances alike
+
+
+def needs_rows(protocol: Protocol) -> bool:
+    return any(m in protocol.metrics for m in ROW_METRICS)
+
+
 def _needs(protocol: Protocol) -> tuple[bool, bool]:
     """(keep features, keep logits)."""
-    return "kid" in protocol.metrics, "is" in protocol.metrics
+    return needs_rows(protocol), "is" in protocol.metrics
+
+
+def knn_subsets(protocol: Protocol, n_real: int, n_generated: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Row indices the k-NN metrics use, (real, generated); None = every row. With `knn_subsample`, a set larger than
+    it gives that many rows drawn without replacement by one np.random.RandomState(knn_seed), real first (as dgm-eval)."""
+    if not protocol.knn_subsample:
+        return None, None
+    rng = np.random.RandomState(protocol.knn_seed)
+
+    def draw(n: int) -> torch.Tensor | None:
+        return None if n <= protocol.knn_subsample else torch.from_numpy(rng.choice(n, protocol.knn_subsample, replace=False))
+
+    real = draw(n_real)
+    return real, draw(n_generated)
+
+
+def _rows(features: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
+    return features if index is None else features[index.to(features.device)]
 
 
 def extract_chunks(protocol: Protocol, extractor: Extractor, images_of: ImagesOfChunk, n: int,
@@ -214,34 +253,43 @@ _REFERENCE_CHECKSUMS: dict[str, tuple[str, int]] = {}  # in-process memo: refere
 
 @dataclass
 class Reference:
-    """The reference side: FID sums in memory; KID rows read from their own cache file only when KID is scored."""
+    """The reference side: FID sums in memory; the feature rows (KID, k-NN metrics) and the reference's own k-NN radii
+    read from their own cache file only when they are scored."""
 
     stats: FeatureStats  # count / sum / outer
     checksum: str
     rows_file: Path | None
     key: str
     recompute: Callable[[], "Reference"]
-    rows: torch.Tensor | None = None  # KID rows, when they could not be cached
+    rows: dict | None = None  # {"features", ["knn_radii"]} when they could not be cached
+    wants_radii: bool = False
 
-    def features(self) -> torch.Tensor:
+    def load_rows(self) -> dict[str, torch.Tensor]:
+        """{"features": (n_ref, D)} plus, for protocols with k-NN metrics, {"knn_radii": (rows used, 2)}."""
         if self.rows is not None:
             return self.rows
         cached = load_cached(self.rows_file, self.key)  # warns when corrupt
-        return cached["features"] if cached is not None and "features" in cached else self.recompute().features()
+        if cached is not None and "features" in cached and (not self.wants_radii or "knn_radii" in cached):
+            return cached
+        return self.recompute().load_rows()
+
+    def features(self) -> torch.Tensor:
+        return self.load_rows()["features"]
 
 
 def load_reference(protocol: Protocol, extractor: Extractor, batch_size: int = 250, progress: Progress | None = None) -> Reference:
     """The protocol's reference statistics: from the cache, else computed (single process) and cached.
 
     Two cache files under one key (protocol constants + extractor sha256 + data checksum): the FID sums and
-    the KID rows, so an evaluation reads the rows (410 MB at 50k Inception rows) only when it scores KID.
+    the rows (410 MB at 50k Inception rows; with k-NN metrics also the reference's k-NN radii, computed here once
+    on the extractor's device), so an evaluation reads the rows only when it scores KID or the k-NN metrics.
     The data checksum is remembered per process, so repeated evaluations (training) load the dataset once.
     """
     from gbench.data import load_dataset
     from gbench.paths import datasets_dir
 
     spec = f"{protocol.reference}|{protocol.reference_split}|{protocol.resolution}|{protocol.n_ref}|{datasets_dir()}"
-    needs_rows = "kid" in protocol.metrics
+    wants_rows, wants_radii = needs_rows(protocol), PRDC in protocol.metrics
 
     def dataset():
         data = load_dataset(protocol.reference, protocol.reference_split, resolution=protocol.resolution, size=protocol.n_ref)
@@ -259,35 +307,50 @@ def load_reference(protocol: Protocol, extractor: Extractor, batch_size: int = 2
     def compute() -> Reference:
         nonlocal data
         images, data = (data if data is not None else dataset()).images, None  # the closure must not keep the dataset alive
-        stats = FeatureStats(keep_features=n_ref if needs_rows else 0)
+        stats = FeatureStats(keep_features=n_ref if wants_rows else 0)
         for start in range(0, n_ref, batch_size):
             batch = images[start : min(start + batch_size, n_ref)]
             stats.update(extractor(batch)[0])
             if progress:
                 progress(len(batch))
         state = stats.state_dict()
-        sums, rows = {k: state[k] for k in ("count", "sum", "outer")}, state.get("features")
+        sums = {k: state[k] for k in ("count", "sum", "outer")}
+        rows = {"features": state["features"]} if wants_rows else None
+        if wants_radii:
+            rows["knn_radii"] = reference_knn_radii(protocol, rows["features"], extractor.device)
         try:
-            if needs_rows:
-                save_cached(rows_file, key, {"features": rows})
+            if wants_rows:
+                save_cached(rows_file, key, rows)
             save_cached(sums_file, key, sums)  # written last: its presence means both files are complete
             rows = None
-        except OSError:  # read-only cache: keep the KID rows in memory instead
+        except OSError:  # read-only cache: keep the rows in memory instead
             pass
-        return Reference(FeatureStats.from_state_dict(sums), checksum, rows_file if needs_rows else None, key, compute, rows)
+        return Reference(FeatureStats.from_state_dict(sums), checksum, rows_file if wants_rows else None, key, compute, rows, wants_radii)
 
     sums = load_cached(sums_file, key)
-    if sums is None or (needs_rows and not rows_file.exists()):
+    if sums is None or (wants_rows and not rows_file.exists()):
         return compute()
     data = None
-    return Reference(FeatureStats.from_state_dict(sums), checksum, rows_file if needs_rows else None, key, compute)
+    return Reference(FeatureStats.from_state_dict(sums), checksum, rows_file if wants_rows else None, key, compute,
+                     wants_radii=wants_radii)
+
+
+def reference_knn_radii(protocol: Protocol, features: torch.Tensor, device) -> torch.Tensor:
+    """(rows used, 2): each used reference row's distance to its pr_k-th and dc_k-th nearest other used row (CPU)."""
+    real_index, _ = knn_subsets(protocol, features.shape[0], 0)
+    try:
+        radii = nearest_neighbour_radii(_rows(features, real_index), (protocol.pr_k, protocol.dc_k), block_size=KNN_BLOCK_SIZE,
+                                        device=device)
+    except GBenchError as exc:
+        raise GBenchError(f"protocol {protocol.id}, reference set: {exc}") from None
+    return radii.cpu()
 
 
 def reference_statistics(protocol: Protocol, extractor: Extractor, batch_size: int = 250, progress: Progress | None = None):
     """(FeatureStats with the kept KID rows, reference checksum): cached, else computed and cached."""
     ref = load_reference(protocol, extractor, batch_size, progress)
     state = ref.stats.state_dict()
-    if "kid" in protocol.metrics:
+    if needs_rows(protocol):
         state["features"], state["keep_features"] = ref.features(), torch.tensor(ref.stats.count)
     return FeatureStats.from_state_dict(state), ref.checksum
 
@@ -322,21 +385,35 @@ def inception_score_by_split(logits: torch.Tensor, splits: int, shuffle_seed: in
 
 
 def score(protocol: Protocol, generated: Generated, reference: Reference, device="cpu") -> dict:
-    """The protocol's metrics. Releases the generated logits after IS, before the KID rows are loaded. KID's
-    float64 kernels (100 x three 1000x1000x2048 products) run on `device`: about a minute on one CPU core."""
+    """The protocol's metrics. Releases the generated logits after IS, before the reference rows are loaded (once, for
+    KID and the k-NN metrics). KID's float64 kernels (100 x three 1000x1000x2048 products) run on `device`: about a
+    minute on one CPU core; so do the k-NN distance tiles."""
     out: dict[str, float] = {}
     if "is" in protocol.metrics:
         out["is_mean"], out["is_std"] = inception_score_by_split(generated.logits, protocol.is_splits, protocol.is_shuffle_seed)
         generated.logits = None
-    if "fid" in protocol.metrics:
-        out["fid"] = fid_from_stats(generated.stats.mean(), generated.stats.cov(), reference.stats.mean(), reference.stats.cov())
-    if "kid" in protocol.metrics:
-        try:
-            out["kid_mean"], out["kid_std"] = kid_from_features(generated.features.to(device), reference.features().to(device),
-                                                                subsets=protocol.kid_subsets, subset_size=protocol.kid_subset_size,
-                                                                seed=protocol.kid_seed, degree=protocol.kid_degree, coef0=protocol.kid_coef0)
-        except ValueError as exc:
-            raise GBenchError(f"protocol {protocol.id}: {exc}") from None
+    for name in FRECHET_METRICS:
+        if name in protocol.metrics:
+            out[name] = fid_from_stats(generated.stats.mean(), generated.stats.cov(), reference.stats.mean(), reference.stats.cov())
+    if needs_rows(protocol):
+        rows = reference.load_rows()
+        fake, real = generated.features.to(device), rows["features"].to(device)
+        for name, prefix in KERNEL_METRICS.items():
+            if name in protocol.metrics:
+                try:
+                    out[f"{prefix}_mean"], out[f"{prefix}_std"] = kid_from_features(
+                        fake, real, subsets=protocol.kid_subsets, subset_size=protocol.kid_subset_size, seed=protocol.kid_seed,
+                        degree=protocol.kid_degree, coef0=protocol.kid_coef0)
+                except ValueError as exc:
+                    raise GBenchError(f"protocol {protocol.id}: {exc}") from None
+        if PRDC in protocol.metrics:
+            real_index, fake_index = knn_subsets(protocol, real.shape[0], fake.shape[0])
+            try:
+                out.update(manifold_metrics(real=_rows(real, real_index), fake=_rows(fake, fake_index), pr_k=protocol.pr_k,
+                                            dc_k=protocol.dc_k, block_size=KNN_BLOCK_SIZE, device=device, real_radii=rows["knn_radii"]))
+            except GBenchError as exc:
+                raise GBenchError(f"protocol {protocol.id}: {exc}") from None
+        del rows, fake, real
     return {k: float(v) for k, v in out.items()}
 
 

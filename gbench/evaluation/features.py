@@ -4,6 +4,9 @@
 - `inception-v3-compat`: torch-fidelity's TF-compatible InceptionV3 (2048-d pool3 for FID/KID,
   1008-way `logits_unbiased` for IS), with the weights file from gbench's offline asset store.
 - `toy-shapes32`: the small shapes32 classifier (gbench/evaluation/toy_classifier.py).
+- `dinov2-vitl14`: DINOv2 ViT-L/14 CLS features (1024-d) after dgm-eval's Pillow-bicubic resize to 224
+  (gbench/evaluation/dinov2.py), weights from the asset store; it has no classifier, so its logits are
+  an empty (B, 0) tensor and its protocols score no IS.
 """
 
 from __future__ import annotations
@@ -56,7 +59,20 @@ def _inception(device: torch.device) -> Extractor:
     return Extractor("inception-v3-compat", asset_sha256(path), lambda x: model(x), device)
 
 
-EXTRACTORS = {"toy-shapes32": _toy, "inception-v3-compat": _inception}
+def _dinov2(device: torch.device) -> Extractor:
+    from gbench.assets import asset_path, asset_sha256
+    from gbench.evaluation.dinov2 import load_dinov2
+
+    path = asset_path("dinov2")
+    model = load_dinov2(path, device=device)
+
+    def forward(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return model(images), images.new_zeros((images.shape[0], 0), dtype=torch.float32)
+
+    return Extractor("dinov2-vitl14", asset_sha256(path), forward, device)
+
+
+EXTRACTORS = {"toy-shapes32": _toy, "inception-v3-compat": _inception, "dinov2-vitl14": _dinov2}
 
 
 def build_extractor(name: str, device: str = "cpu") -> Extractor:

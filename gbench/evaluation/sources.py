@@ -51,7 +51,10 @@ from gbench.protocols import Protocol, get_protocol
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 LEADERBOARD_COLUMNS = ("board", "model", "setting", "metric", "value", "std", "protocol", "n_gen", "n_ref", "reference_split",
                        "source", "notes")
-HEADLINES = (("IS", "is_mean", "is_std", "IS splits"), ("FID", "fid", None, ""), ("KID", "kid_mean", "kid_std", "KID subsets"))
+HEADLINES = (("IS", "is_mean", "is_std", "IS splits"), ("FID", "fid", None, ""), ("KID", "kid_mean", "kid_std", "KID subsets"),
+             ("FD_DINOv2", "fd_dinov2", None, ""), ("KD_DINOv2", "kd_dinov2_mean", "kd_dinov2_std", "KD subsets"),
+             ("precision", "precision", None, ""), ("recall", "recall", None, ""), ("density", "density", None, ""),
+             ("coverage", "coverage", None, ""))
 GREYSCALE_REFERENCES = {"mnist", "shapes-gray"}
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 COLUMNS = ("board", "model", "setting", "metric", "value", "std", "protocol", "n_gen", "n_ref", "reference_split", "source", "notes")
-LOWER_IS_BETTER = ("FID", "KID", "mse")  # a metric named like these (prefix) ranks ascending; all others descending
+LOWER_IS_BETTER = ("FID", "KID", "FD_", "KD_", "mse")  # a metric named like these (prefix) ranks ascending; all others descending
 
 
 def higher_is_better(metric: str) -> bool:
-    return not metric.startswith(LOWER_IS_BETTER) and not metric.startswith(("fid", "kid"))
+    """Distances rank ascending; scores (IS, precision, recall, coverage, FCN-scores, PSNR) descending. Density is shown
+    with ↑ too, though above 1 it means generated samples crowd the dense parts of the real set rather than better fidelity."""
+    return not metric.startswith(LOWER_IS_BETTER) and not metric.startswith(("fid", "kid", "fd_", "kd_"))
 
 
 @dataclass(frozen=True)
@@ -21,15 +23,21 @@ class Board:
     primary: str  # the metric that ranks
     metrics: tuple  # display order (other metrics found in the rows follow)
     references: tuple = ()  # gbench datasets (protocol `reference`) whose local results belong on this board
+    fallback: tuple = ()  # ranking metrics, in order, for protocol groups without `primary` (e.g. DINOv2 groups have no FID)
 
 
 FCN = ("pixel_acc", "class_acc", "class_iou")
 SR_METRICS = tuple(f"{m}/{s}" for s in ("Set5", "Set14", "BSD100") for m in ("psnr_y", "ssim_y"))
 
+MANIFOLD = ("precision", "recall", "density", "coverage")  # k-NN metrics: fidelity (precision, density) and diversity (recall, coverage)
+DINOV2 = ("FD_DINOv2", "KD_DINOv2")
+GAN_METRICS = ("FID", "IS", "KID", *DINOV2, *MANIFOLD)  # a group shows the ones it has, in this order
+
 BOARDS: dict[str, Board] = {b.name: b for b in (
-    Board("cifar10", "CIFAR-10 32x32 (unconditional unless the setting says otherwise)", "FID", ("FID", "IS", "KID"), ("cifar10",)),
-    Board("stl10", "STL-10 48x48", "FID", ("FID", "IS", "KID"), ("stl10",)),
-    Board("celeba", "CelebA (resolution in the setting)", "FID", ("FID", "IS", "KID"), ("celeba",)),
+    Board("cifar10", "CIFAR-10 32x32 (unconditional unless the setting says otherwise)", "FID", GAN_METRICS, ("cifar10",),
+          fallback=("FD_DINOv2",)),
+    Board("stl10", "STL-10 48x48", "FID", GAN_METRICS, ("stl10",), fallback=("FD_DINOv2",)),
+    Board("celeba", "CelebA (resolution in the setting)", "FID", GAN_METRICS, ("celeba",), fallback=("FD_DINOv2",)),
     Board("cityscapes_labels2photo", "Cityscapes labels -> photo, FCN-scores", "pixel_acc", FCN, ("cityscapes",)),
     Board("cityscapes_photo2labels", "Cityscapes photo -> labels, label-map accuracy", "pixel_acc", FCN),
     Board("sr_x4", "x4 super-resolution, Y channel, 4-pixel border removed", "psnr_y/Set5", SR_METRICS, ("sr-benchmark",)),
@@ -92,17 +100,23 @@ PAPER_PROTOCOLS: dict[str, PaperProtocol] = {p.id: p for p in (
                   {"extractor": TF_INCEPTION, "reference": "imagenet", "resolution": 128}),
     PaperProtocol("paper:dgp-reconstruction", "DGP: reconstruction of ImageNet 128x128 validation images through BigGAN",
                   {"reference": "imagenet", "resolution": 128}),
+    PaperProtocol("paper:stein2023-dinov2-cifar10", "Stein et al. 2023 (dgm-eval defaults): DINOv2 ViT-L/14 CLS features of images "
+                  "resized to 224 with PIL bicubic; FD on 50k generated vs the 50k CIFAR-10 training images; precision, recall, "
+                  "density and coverage with k = 5 on 10k rows of each set drawn without a fixed seed",
+                  {"extractor": "dinov2-vitl14", "reference": "cifar10", "reference_split": "train", "n_gen": 50_000, "n_ref": 50_000,
+                   "resolution": 32, "pr_k": 5, "dc_k": 5, "knn_subsample": 10_000}, nominal="cifar10-50k-dinov2"),
 )}
 
 # the constants compared between protocol groups (names of gbench.protocols.Protocol fields)
 COMPARED = ("extractor", "reference", "reference_split", "n_gen", "n_ref", "resolution", "is_splits", "scale", "crop_border",
-            "segmentation_classes")
+            "segmentation_classes", "pr_k", "dc_k", "knn_subsample")
 
 # local results: headline metric keys of eval.json -> leaderboard metric name (and the key of its spread)
-RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std")}
+RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std"), "fd_dinov2": ("FD_DINOv2", None),
+                  "kd_dinov2_mean": ("KD_DINOv2", "kd_dinov2_std")}  # precision, recall, density, coverage keep their names
 # metrics shown scaled, as papers print them: stored raw in rows and eval.json, displayed as (label, factor)
-DISPLAY_SCALE = {"KID": ("KID ×10³", 1e3)}
-SPREAD_KEYS = {"is_std", "kid_std"}
+DISPLAY_SCALE = {"KID": ("KID ×10³", 1e3), "KD_DINOv2": ("KD_DINOv2 ×10³", 1e3)}
+SPREAD_KEYS = {"is_std", "kid_std", "kd_dinov2_std"}
 
 
 def format_number(x: float) -> str:

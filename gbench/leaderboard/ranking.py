@@ -38,6 +38,7 @@ class Group:
     constants: dict
     entries: list
     differs: str = ""  # how its constants differ from the first group's
+    metric: str = ""  # the metric it is ranked by (the board's primary, or its fallback where the group has no primary)
 
     @property
     def local(self) -> bool:
@@ -107,6 +108,15 @@ def _rank(entries: list[Entry], metric: str) -> list[Entry]:
     return scored + [e for e in entries if metric not in e.values]
 
 
+def group_metric(board: Board, entries: list[Entry], chosen: str | None = None) -> str:
+    """What one protocol group is ranked by: `chosen` (--metric) if given, else the board's primary metric, else the
+    first of its fallbacks the group has (a DINOv2 group has FD_DINOv2, no FID). Groups are never ranked together."""
+    if chosen:
+        return chosen
+    present = {m for e in entries for m in e.values}
+    return next((m for m in (board.primary, *board.fallback) if m in present), board.primary)
+
+
 def board_info(name: str, rows: list[Row] = ()) -> Board:
     """A published board, or a local board (no CSV) named after a dataset, ranked by the first headline metric found."""
     if name in BOARDS:
@@ -141,6 +151,7 @@ def build_board(name: str, runs: str | Path | None = "runs", *, directory: str |
         hint = difflib.get_close_matches(metric, found, n=1)
         raise UsageError(f"--metric {metric!r} is not on board {name}" + (f"; did you mean {hint[0]!r}?" if hint else "")
                          + f"; its metrics: {', '.join(found)}")
+    chosen = metric
     metric = metric or board.primary
     by_protocol: dict[str, list[Row]] = {}
     for row in published + local:
@@ -149,11 +160,12 @@ def build_board(name: str, runs: str | Path | None = "runs", *, directory: str |
     for protocol, rows in by_protocol.items():
         ranked = PAPER_PROTOCOLS[protocol].ranked if protocol in PAPER_PROTOCOLS else True
         entries = _entries(rows)
-        entries = _rank(entries, metric) if ranked else entries
-        groups.append(Group(protocol, protocol_description(protocol), ranked, protocol_constants(protocol), entries))
+        by = group_metric(board, entries, chosen)
+        entries = _rank(entries, by) if ranked else entries
+        groups.append(Group(protocol, protocol_description(protocol), ranked, protocol_constants(protocol), entries, metric=by))
 
     def order(g: Group) -> tuple:
-        rankable = g.ranked and any(metric in e.values for e in g.entries)
+        rankable = g.ranked and any(g.metric in e.values for e in g.entries)
         return (not rankable, g.local, -len(g.entries), g.protocol)
 
     groups.sort(key=order)
@@ -185,18 +197,21 @@ def nearest_neighbours(run_dir: str | Path, k: int = 2) -> dict | None:
         return None
     board_name, fingerprint = own[0].board, own[0].protocol
     board, groups = build_board(board_name, run_dir.parent.parent)
-    metric = board.primary
-    mine = next((e for g in groups if g.protocol == fingerprint for e in g.entries if e.run_dir == str(run_dir)), None)
+    group = next((g for g in groups if g.protocol == fingerprint), None)
+    metric = group.metric if group is not None else board.primary
+    mine = next((e for e in group.entries if e.run_dir == str(run_dir)), None) if group is not None else None
     if mine is None or metric not in mine.values:
         return {"board": board.name, "metric": metric, "same": [], "nominal": [], "fingerprint": fingerprint, "value": None}
-    group = next(g for g in groups if g.protocol == fingerprint)
     ranked = [e for e in group.entries if metric in e.values]
     i = ranked.index(mine)
     same = ranked[max(0, i - k): i + k + 1]
+    from gbench.protocols import base_protocol_id
+
     protocol_id = fingerprint.split("@")[0]
+    nominal_ids = {protocol_id, base_protocol_id(protocol_id)}  # a `+pr` run's FID is its base protocol's FID
     nominal = []
     for g in groups:
-        if g.protocol in PAPER_PROTOCOLS and PAPER_PROTOCOLS[g.protocol].nominal == protocol_id and g.ranked:
+        if g.protocol in PAPER_PROTOCOLS and PAPER_PROTOCOLS[g.protocol].nominal in nominal_ids and g.ranked:
             nominal += [e for e in g.entries if metric in e.values]
     value = mine.values[metric][0]
     nominal.sort(key=lambda e: abs(e.values[metric][0] - value))

@@ -44,17 +44,20 @@ def _group_lines(board: Board, group: Group, metrics: list[str], metric: str) ->
 
 
 def _group_title(group: Group, metric: str) -> str:
+    metric = group.metric or metric
     state = (f"ranked by {metric}" if group.ranked and any(metric in e.values for e in group.entries)
              else "not ranked: measured in unrecorded ways" if not group.ranked else f"not ranked: no {metric}")
     return f"protocol {group.protocol} ({state})"
 
 
 def render_markdown(board: Board, groups: list[Group], metric: str | None = None) -> str:
-    metric = metric or board.primary
+    chosen, metric = metric, metric or board.primary
     metrics = _metric_columns(board, groups)
     out = [f"# Leaderboard {board.name}: {board.title}", "",
            f"Ranked by **{metric}** ({'higher' if higher_is_better(metric) else 'lower'} is better) within one protocol; "
-           "rows of different protocols are never ranked together.", ""]
+           "rows of different protocols are never ranked together."
+           + (f" Groups without {metric} are ranked by {' or '.join(board.fallback)} (another feature space: never compared with "
+              f"{metric})." if board.fallback and not chosen else ""), ""]
     for g in groups:
         header, lines = _group_lines(board, g, metrics, metric)
         out += [f"## {_group_title(g, metric)}", "", g.description + ".", ""]
@@ -76,7 +79,7 @@ def render_csv(board: Board, groups: list[Group], metric: str | None = None) -> 
             for m, (value, std) in e.values.items():
                 writer.writerow([board.name, e.model, e.setting, m, format_number(value), "" if std is None else format_number(std), e.protocol,
                                  e.n_gen or "", e.n_ref or "", e.reference_split, e.source, "; ".join(e.notes),
-                                 e.rank if e.rank is not None and m == (metric or board.primary) else ""])
+                                 e.rank if e.rank is not None and m == (g.metric or metric or board.primary) else ""])
     return buffer.getvalue()
 
 

@@ -1,8 +1,9 @@
 """Run reports: report.md and a self-contained report.html (images embedded), plus plots/.
 
 Content, top to bottom: the experiment and provenance (run directory, config hash, device, versions, commit);
-the protocol fingerprint and its constants; every evaluation (step 0, periodic ones, the final one) with the
-nearest leaderboard neighbours of the final result (same fingerprint, plus published rows under the nominally
+the protocol fingerprint and its constants; every evaluation (step 0, periodic ones, the final one); the run's
+further evaluations by `gbench eval --run` under other protocols (e.g. `<protocol>+pr` for precision/recall next
+to FID, `<protocol>-dinov2`), each under its own fingerprint; the nearest leaderboard neighbours of the final result (same fingerprint, plus published rows under the nominally
 equivalent paper protocol, flagged); loss curves and the headline metric over training; fixed-z sample grids
 over training; throughput (images/s) and peak GPU memory when the log has it; the config with the values
 that differ from the `paper` preset marked. Numbers under a protocol that matches no paper say so.
@@ -11,6 +12,7 @@ that differ from the `paper` preset marked. Numbers under a protocol that matche
 from __future__ import annotations
 
 import base64
+import json
 import html
 import re
 from pathlib import Path
@@ -23,10 +25,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from gbench.errors import GBenchError, UsageError  # noqa: E402
 from gbench.io import atomic_write_text, read_json, read_jsonl  # noqa: E402
 
-METRIC_LABELS = {"is_mean": "IS", "fid": "FID", "kid_mean": "KID ×10³"}
-SCALES = {"kid_mean": 1e3, "kid_std": 1e3}  # KID is printed x 10^3, as the papers print it
-SPREADS = {"is_mean": "is_std", "kid_mean": "kid_std"}
-HEADLINE_ORDER = ("fid", "is_mean", "kid_mean", "pixel_acc", "class_acc", "class_iou")
+METRIC_LABELS = {"is_mean": "IS", "fid": "FID", "kid_mean": "KID ×10³", "fd_dinov2": "FD_DINOv2", "kd_dinov2_mean": "KD_DINOv2 ×10³"}
+# KID and KD are printed x 10^3, as the papers print KID
+SCALES = {"kid_mean": 1e3, "kid_std": 1e3, "kd_dinov2_mean": 1e3, "kd_dinov2_std": 1e3}
+SPREADS = {"is_mean": "is_std", "kid_mean": "kid_std", "kd_dinov2_mean": "kd_dinov2_std"}
+# precision and recall right after the distance: fidelity and diversity read next to FID
+HEADLINE_ORDER = ("fid", "fd_dinov2", "precision", "recall", "is_mean", "kid_mean", "kd_dinov2_mean", "density", "coverage",
+                  "pixel_acc", "class_acc", "class_iou")
 MEMORY_KEYS = ("gpu_mem_mb", "max_memory_mb", "peak_memory_mb")  # peak GPU memory per log window, if the trainer logs it
 MAX_GRIDS = 4
 
@@ -162,6 +167,36 @@ def _neighbour_lines(run_dir: Path) -> list[str]:
     return lines
 
 
+def further_evaluations(run_dir: Path) -> list[dict]:
+    """`gbench eval --run` reports saved in the run directory (eval-<protocol>.json), oldest protocol name first; unreadable
+    ones are skipped."""
+    reports = []
+    for path in sorted(Path(run_dir).glob("eval-*.json")):
+        try:
+            data = json.loads(path.read_text())
+            if isinstance(data, dict) and data.get("results") and "metrics" in data["results"][0]:
+                reports.append({**data, "file": path.name})
+        except (OSError, json.JSONDecodeError):
+            continue
+    return reports
+
+
+def _further_lines(run_dir: Path) -> list[str]:
+    """One row per `gbench eval` report of this run: its fingerprint, generator and metrics (per-seed mean when several)."""
+    reports = further_evaluations(run_dir)
+    if not reports:
+        return []
+    metrics = [{k: sum(r["metrics"][k] for r in rep["results"]) / len(rep["results"]) for k in rep["results"][0]["metrics"]}
+               for rep in reports]
+    keys = metric_keys([{"metrics": m} for m in metrics])
+    rows = [[f"`{rep['fingerprint']}`", rep.get("setting", ""), str(len(rep["results"])), *[_value(m, k) for k in keys]]
+            for rep, m in zip(reports, metrics)]
+    return ["### Further evaluations", "", "`gbench eval --run` results saved in this run directory, each under its own fingerprint "
+            "(compare a column only between rows of one fingerprint; FD_DINOv2/KD_DINOv2 and the k-NN metrics of a `-dinov2` "
+            "protocol live in another feature space than FID's).", "",
+            _md_table(["fingerprint", "generator", "seeds", *[METRIC_LABELS.get(k, k) for k in keys]], rows), ""]
+
+
 def _speed_lines(records: list[dict]) -> list[str]:
     speeds = [r["img_per_s"] for r in records if r.get("img_per_s")]
     memory = [r[k] for r in records for k in MEMORY_KEYS if r.get(k)]
@@ -245,9 +280,10 @@ def render_run_report(run_dir: Path) -> tuple[Path, Path]:
                                                                           if k in final["metrics"]) + ".", ""]
         if keys:
             metric_plot = plot_metric(evaluations, keys[0], run_dir / "plots" / "metric.png")
+        md += _further_lines(run_dir)
         md += _neighbour_lines(run_dir)
     else:
-        md += ["## Results", "", "No evaluation yet (the run has not finished).", ""]
+        md += ["## Results", "", "No evaluation yet (the run has not finished).", ""] + _further_lines(run_dir)
     md += ["## Throughput", ""] + _speed_lines(records)
     if loss_plot or metric_plot:
         md += ["## Training curves", ""]

@@ -1,5 +1,7 @@
 """Table reports of `gbench reproduce`: paper vs measured in Markdown, self-contained HTML, CSV and a LaTeX tabular,
-plus a bar chart of paper vs measured (one panel per column).
+plus a bar chart of paper vs measured (one panel per column), and, for the runs that have them (a `+pr` or
+`-dinov2` protocol, in training or through `gbench reproduce --also-eval` / `gbench eval --run`), precision and
+recall next to FID with a precision-recall scatter, one panel per protocol fingerprint.
 
 Every measured cell shows mean ± std over training seeds (with one seed: ± the run's own spread, e.g. IS over
 10 splits, as the papers print it), the delta to the paper, and whether it is comparable (same protocol and
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -21,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from gbench.io import atomic_write_text  # noqa: E402
 from gbench.leaderboard import higher_is_better  # noqa: E402
-from gbench.report.run_report import markdown_to_html  # noqa: E402
+from gbench.report.run_report import further_evaluations, markdown_to_html  # noqa: E402
 
 def _digits(metric: str) -> int:
     if metric.endswith(("_x100", "_x1e-3")):  # published scaled values (DGP): printed with 2 decimals
@@ -168,10 +171,92 @@ def bar_chart(p, measured: list, path: Path) -> Path | None:
     return path
 
 
+# ----------------------------------------------------------------------------- precision and recall of the runs
+
+PR_COLUMNS = ("precision", "recall", "density", "coverage")
+
+
+def precision_recall_points(p, measured: list) -> list[dict]:
+    """One point per (run directory, fingerprint) with precision and recall: the run's own final evaluation and its
+    `gbench eval --run` reports (mean over their seeds), each with the distance measured beside it (FID or FD_DINOv2)."""
+    rows_of: dict[str, str] = {}
+    for m in measured:
+        for run_dir in m.run_dirs:
+            rows_of.setdefault(run_dir, m.row)
+    points, seen = [], set()
+    for run_dir, row in rows_of.items():
+        found = []
+        try:
+            final = json.loads((Path(run_dir) / "eval.json").read_text())["final"]
+            found.append((final["fingerprint"], final.get("metrics", {}), "training run"))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        for report in further_evaluations(Path(run_dir)):
+            results = report["results"]
+            mean = {k: sum(r["metrics"][k] for r in results) / len(results) for k in results[0]["metrics"]}
+            found.append((report["fingerprint"], mean, f"gbench eval ({report['file']})"))
+        for fingerprint, metrics, origin in found:
+            if "precision" not in metrics or "recall" not in metrics or (run_dir, fingerprint) in seen:
+                continue
+            seen.add((run_dir, fingerprint))
+            distance = next(((name, metrics[key]) for key, name in (("fid", "FID"), ("fd_dinov2", "FD_DINOv2")) if key in metrics), ("", None))
+            points.append({"row": row, "run_dir": run_dir, "fingerprint": fingerprint, "origin": origin, "distance": distance,
+                           **{k: metrics.get(k) for k in PR_COLUMNS}})
+    return points
+
+
+def precision_recall_chart(p, points: list[dict], path: Path) -> Path | None:
+    """Precision against recall, one panel per fingerprint (never mixing protocols), one labelled point per run."""
+    fingerprints = list(dict.fromkeys(pt["fingerprint"] for pt in points))
+    if not fingerprints:
+        return None
+    fig, axes = plt.subplots(1, len(fingerprints), figsize=(4.6 * len(fingerprints), 4.4), squeeze=False)
+    for ax, fingerprint in zip(axes[0], fingerprints):
+        mine = [pt for pt in points if pt["fingerprint"] == fingerprint]
+        ax.scatter([pt["recall"] for pt in mine], [pt["precision"] for pt in mine], color="#3b75af", zorder=3)
+        for pt in mine:
+            ax.annotate(textwrap.shorten(pt["row"], 28, placeholder="…"), (pt["recall"], pt["precision"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("recall (diversity)", fontsize=8)
+        ax.set_ylabel("precision (fidelity)", fontsize=8)
+        ax.set_title(fingerprint, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"{p.table.name}: precision vs recall of the runs (one panel per protocol fingerprint)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _precision_recall_lines(p, points: list[dict], chart: Path | None, base: Path) -> list[str]:
+    if not p.table.trainable or p.table.unavailable:
+        return []
+    lines = ["## Precision and recall", ""]
+    if not points:
+        return lines + ["No run of this table has precision/recall yet: rerun with `--also-eval <protocol>+pr` (e.g. "
+                        "`cifar10-50k+pr`, or `toy-shapes32+pr` for smoke runs), or `gbench eval --protocol <protocol>+pr --run DIR`.", ""]
+    lines += ["Fidelity (precision, density) and diversity (recall, coverage) of each run, beside the distance measured in the same "
+              "evaluation; compare rows only within one fingerprint.", "",
+              "| row | distance | precision | recall | density | coverage | fingerprint | from |", "|---|---|---|---|---|---|---|---|"]
+    for pt in points:
+        name, value = pt["distance"]
+        cells = [f"{name} {value:.2f}" if value is not None else "–",
+                 *["–" if pt[k] is None else f"{pt[k]:.3f}" for k in PR_COLUMNS], f"`{pt['fingerprint']}`", f"{pt['origin']}, `{pt['run_dir']}`"]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in [pt["row"], *cells]) + " |")
+    lines.append("")
+    if chart is not None:
+        lines += [f"![precision vs recall]({chart.relative_to(base)})", ""]
+    return lines
+
+
 # ----------------------------------------------------------------------------- Markdown / HTML
 
 
-def render_markdown(p, measured: list, chart: Path | None, base: Path) -> str:
+def render_markdown(p, measured: list, chart: Path | None, base: Path, pr_lines: list[str] = ()) -> str:
     import gbench
 
     t = p.table
@@ -203,6 +288,7 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path) -> str:
     lines.append("")
     if chart is not None:
         lines += [f"![paper vs measured]({chart.relative_to(base)})", ""]
+    lines += list(pr_lines)
     lines += ["## Cells", "", f"Run directories are under `--out` (`{p.out}`).", "",
               "| row | experiment | overrides | run directory | fingerprint | status |", "|---|---|---|---|---|---|"]
     planned = {(pc.cell.row, pc.cell.column): pc for pc in p.cells}
@@ -309,7 +395,9 @@ def render_table_report(p, measured: list, folder: str | Path) -> dict[str, Path
     folder.mkdir(parents=True, exist_ok=True)
     name = p.table.name
     chart = bar_chart(p, measured, folder / f"{name}.png") if not p.table.unavailable else None
-    md = render_markdown(p, measured, chart, folder)
+    points = precision_recall_points(p, measured) if p.table.trainable and not p.table.unavailable else []
+    pr_chart = precision_recall_chart(p, points, folder / f"{name}-precision-recall.png")
+    md = render_markdown(p, measured, chart, folder, _precision_recall_lines(p, points, pr_chart, folder))
     paths = {"md": folder / f"{name}.md", "html": folder / f"{name}.html", "csv": folder / f"{name}.csv", "tex": folder / f"{name}.tex"}
     atomic_write_text(md, paths["md"])
     atomic_write_text(markdown_to_html(md, folder), paths["html"])
@@ -317,4 +405,6 @@ def render_table_report(p, measured: list, folder: str | Path) -> dict[str, Path
     atomic_write_text(render_latex(p, measured), paths["tex"])
     if chart is not None:
         paths["png"] = chart
+    if pr_chart is not None:
+        paths["precision_recall_png"] = pr_chart
     return paths

@@ -495,12 +495,41 @@ def collect(p: Plan, states: dict | None = None) -> list[Measured]:
     return out
 
 
+def evaluate_also(p: Plan, protocols: tuple, *, device: str = "auto", console=None) -> list[Path]:
+    """`--also-eval P`: every finished run of the plan evaluated under each protocol P as `gbench eval --protocol P --run DIR`
+    does (eval-P.json in the run directory, its run report re-rendered); runs that already have eval-P.json are skipped.
+    This adds e.g. precision/recall (`<protocol>+pr`) to a table's runs without changing their config hash."""
+    from gbench.evaluation.sources import default_output, run_eval
+    from gbench.io import atomic_write_json
+    from gbench.report.run_report import render_run_report
+
+    written = []
+    for job in p.jobs.values():
+        if job_status(job.run_dir, job.cfg.train.steps) != "finished":
+            continue
+        for protocol in protocols:
+            path = default_output(protocol, job.run_dir)
+            if path.exists():
+                continue
+            if console is not None:
+                console.print(f"evaluating {job.run_dir} under {protocol}")
+            atomic_write_json(run_eval(protocol, run=job.run_dir, device=device), path)
+            render_run_report(job.run_dir)
+            written.append(path)
+    return written
+
+
 def reproduce(name: str, *, preset: str = "paper", seeds: int = 1, jobs: int = 1, out: str | Path = "runs", device: str = "auto",
-              only: tuple = (), extra: tuple = (), run: bool = True, threads: int = 0, console=None, launcher: str = "local",
-              cluster=None, wait: bool = True, poll: float | None = None) -> tuple[Plan, list[Measured], list[Job]]:
-    """`gbench reproduce`: plan the table, run what is missing (unless run=False), collect the measurements."""
+              only: tuple = (), extra: tuple = (), run: bool = True, threads: int = 0, also_eval: tuple = (), console=None,
+              launcher: str = "local", cluster=None, wait: bool = True, poll: float | None = None) -> tuple[Plan, list[Measured], list[Job]]:
+    """`gbench reproduce`: plan the table, run what is missing (unless run=False), evaluate the finished runs under the
+    `also_eval` protocols, collect the measurements."""
+    from gbench.protocols import get_protocol
+
     if threads < 0:
         raise UsageError(f"--threads must be >= 0, got {threads}")
+    for protocol in also_eval:
+        get_protocol(protocol)  # an unknown id fails before any training
     table = get_table(name)
     p = replace(plan(table, preset=preset, seeds=seeds, out=out, only=tuple(only), extra=tuple(extra)), threads=threads)
     failed = []
@@ -511,6 +540,8 @@ def reproduce(name: str, *, preset: str = "paper", seeds: int = 1, jobs: int = 1
         from gbench.tables.status import run_states
 
         states = run_states(p)
+    if also_eval:
+        evaluate_also(p, tuple(also_eval), device=device, console=console)
     return p, collect(p, states), failed
 
 
