@@ -47,6 +47,9 @@ def _trainer_class(task: str):
     return trainers[task]
 
 
+FAST_PATH_TASKS = {"gan"}  # trainers that implement train.precision (bf16 autocast) and train.compile
+
+
 def run_dir_for(cfg: RunConfig, out: str | Path) -> Path:
     return Path(out) / cfg.experiment / f"{cfg.preset}-{cfg.hash()[:8]}"
 
@@ -116,6 +119,9 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
     torch.use_deterministic_algorithms(True, warn_only=dev.type == "cuda")
     _seed_everything(cfg.seed)  # identical model initialisation on every rank
 
+    if task not in FAST_PATH_TASKS and (cfg.train.compile or cfg.train.precision != "fp32"):
+        raise GBenchError(f"train.compile and train.precision=bf16 are switches of the GAN trainer; the {task!r} trainer of "
+                          f"{cfg.experiment} trains in fp32, uncompiled")
     trainer = _trainer_class(task)(cfg, dev, rank=rank, world_size=world)
     if world > 1:
         _seed_everything(cfg.seed + RANK_SEED_STRIDE * rank)  # then a different, reproducible noise stream per rank

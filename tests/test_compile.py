@@ -136,3 +136,12 @@ def test_inductor_cpu_backend_trains_a_hinge_model():
         torch.testing.assert_close(trainer.D_fwd(trainer.G_fwd(z)), trainer.D(trainer.G(z)), rtol=1e-4, atol=1e-4)
     print(f"inductor: 2 compiled steps in {time.perf_counter() - started:.1f} s")
     torch._dynamo.reset()
+
+
+def test_other_trainers_say_they_have_no_fast_path(tmp_path):
+    from gbench.errors import GBenchError
+    from gbench.runs import run_experiment
+
+    cfg = resolve_config("pix2pix-facades", "smoke", ["train.compile=true"])
+    with pytest.raises(GBenchError, match="switches of the GAN trainer"):
+        run_experiment(cfg, out=tmp_path, device="cpu")
