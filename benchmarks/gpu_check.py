@@ -47,11 +47,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a file from a checkout
     sys.path.insert(0, str(ROOT))
 
-from gbench.bench.eval_throughput import stream_vs_torch_fidelity  # noqa: E402
-from gbench.bench.train_step import failed_timing, paper_scale_config, step_variants, time_steps, write_image_fixtures  # noqa: E402
-from gbench.config import apply_overrides  # noqa: E402
-from gbench.distributed import resolve_device  # noqa: E402
-from gbench.experiments import experiments, get_experiment, resolve_config  # noqa: E402
+from gbench.bench.eval_throughput import stream_vs_torch_fidelity
+from gbench.bench.train_step import failed_timing, paper_scale_config, step_variants, time_steps, write_image_fixtures
+from gbench.config import apply_overrides
+from gbench.distributed import resolve_device
+from gbench.experiments import experiments, get_experiment, resolve_config
 
 COMPILE_RESERVE_S = 90  # a compile variant starts only with this much of the budget left (inductor: about a minute)
 KID_FLOAT32_ROUNDOFF = 1e-6  # torch-fidelity's KID kernels are float32 (gbench's float64): absolute agreement floor
@@ -220,9 +220,8 @@ def check_torchrun(device, *, quick: bool, workdir: Path, timeout: float = 300) 
 
 def resume_worker(out: str, device: str, stop_after: int, quick: bool) -> None:
     """Under torchrun: the part-3 run, returning after `stop_after` G steps (a checkpoint is written there)."""
-    from gbench.runs import run_experiment
-
     from gbench import distributed
+    from gbench.runs import run_experiment
 
     cfg = resolve_config("transgan-s", "paper", RESUME_RUN["quick" if quick else "full"])
     run_experiment(cfg, out=out, device=device, stop_after=stop_after)
@@ -300,7 +299,7 @@ def main(argv=None) -> int:
         resume_worker(args.resume_worker, args.device, args.stop_after, args.quick)
         return 0
 
-    import gbench.train.gan as gan
+    from gbench.train import gan
 
     device = resolve_device(args.device)
     gan.COMPILE_BACKEND = args.compile_backend

@@ -14,8 +14,8 @@ import pytest
 import torch
 import torch._dynamo
 
-import gbench.train.gan as gan
 from gbench.experiments import resolve_config
+from gbench.train import gan
 from gbench.train.gan import GANTrainer, StepLog
 
 CPU = torch.device("cpu")
