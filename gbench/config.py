@@ -21,6 +21,12 @@ from gbench.errors import GBenchError, UsageError
 PRESETS = ("paper", "quick", "smoke")
 
 
+def added_field(default: Any) -> Any:
+    """A config field added after runs existed: left at its default it stays out of the config hash, so existing
+    run directories (and tests/snapshots/hashes.json) keep their names; set to anything else it is hashed."""
+    return field(default=default, metadata={"hash_omits_default": True})
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     generator: str = "dcgan"  # a reference_models name
@@ -82,7 +88,10 @@ class TrainConfig:
     co_train_sr_weight: float = 50.0
     local_init: str = ""  # TransGAN locality-aware init: off | band | window ("" = the model's default)
     precision: str = "fp32"  # fp32 | bf16 (autocast of forward passes; penalties stay differentiable)
-    compile: bool = False  # torch.compile the G and D forward passes
+    compile: bool = False  # torch.compile the G and D forward passes (penalties take their double backward through the plain modules)
+    # TransGAN's official loop zeroes D's gradients only before each D step's backward is applied and after it: the G step
+    # backpropagates through a trainable D, so the first D update after each G step also receives the G loss's gradient
+    d_grad_carryover: bool = added_field(False)
     checkpoint_every: int = 1000
     sample_every: int = 1000
     eval_every: int = 0  # 0 = evaluate only at step 0 and at the end
@@ -111,6 +120,10 @@ class EvalConfig:
     use_ema: bool = True
     batch_size: int = 250
     segmenter: str = ""  # FCN-score protocols: "" = the protocol's own; a checkpoint path or module:callable
+    # Sample the generator in train mode (batch-norm batch statistics over batches of g_train_mode_batch images, drawn in
+    # stream order; buffers restored after every 500-image chunk): BigGAN-PyTorch's sampling without --G_eval_mode
+    g_train_mode: bool = added_field(False)
+    g_train_mode_batch: int = added_field(50)
 
 
 @dataclass(frozen=True)
@@ -127,8 +140,13 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def hash(self) -> str:
-        """sha256 of the canonical JSON of everything that changes the result."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=list)
+        """sha256 of the canonical JSON of everything that changes the result (fields added later omitted at their default)."""
+        data = self.to_dict()
+        for name, section in SECTIONS.items():
+            for f in fields(section):
+                if f.metadata.get("hash_omits_default") and data[name][f.name] == f.default:
+                    del data[name][f.name]
+        blob = json.dumps(data, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -318,7 +336,7 @@ RULES: dict[str, tuple] = {
     "train.augment_policy": _rule(lambda v: all(op in AUGMENT_OPS["diffaug-transgan"] for op in _policy_ops(v)),
                                   "comma-separated " + ", ".join(AUGMENT_OPS["diffaug-transgan"])),
     "train.co_train_sr": _ANY, "train.co_train_sr_weight": _at_least(0), "train.local_init": _one_of("", "off", "band", "window"),
-    "train.precision": _one_of("fp32", "bf16"), "train.compile": _ANY, "train.checkpoint_every": _at_least(1),
+    "train.precision": _one_of("fp32", "bf16"), "train.compile": _ANY, "train.d_grad_carryover": _ANY, "train.checkpoint_every": _at_least(1),
     "train.sample_every": _at_least(0), "train.eval_every": _at_least(0), "train.log_every": _at_least(1),
     "train.content_loss": _one_of(*CONTENT_LOSSES), "train.adv_weight": _at_least(0), "train.init_from": _ANY,
     "train.pretrain_steps": _at_least(0), "train.lr_step_at": _at_least(0), "train.lr_step_factor": _positive(),
@@ -326,7 +344,7 @@ RULES: dict[str, tuple] = {
     "train.lambda_identity": _at_least(0), "train.pool_size": _at_least(0), "train.epochs_constant": _at_least(0),
     "train.epochs_decay": _at_least(0),
     "eval.protocol": _rule(bool, "a protocol id (`gbench protocols`)"), "eval.at_start": _ANY, "eval.use_ema": _ANY,
-    "eval.batch_size": _at_least(1), "eval.segmenter": _ANY,
+    "eval.batch_size": _at_least(1), "eval.segmenter": _ANY, "eval.g_train_mode": _ANY, "eval.g_train_mode_batch": _at_least(1),
 }
 
 

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import gbench
 from gbench.config import RunConfig, validate
-from gbench.errors import GBenchError, warn
+from gbench.errors import GBenchError, UsageError, warn
 from gbench.io import atomic_write_json, ensure_writable_dir
 from gbench.checkpoint import load_latest_checkpoint, rng_state, save_checkpoint, set_rng_state
 from gbench.distributed import resolve_device
@@ -54,6 +54,9 @@ class RunStopped(Exception):
     def __init__(self, run_dir: Path, step: int):
         super().__init__(f"{run_dir} stopped at step {step} (checkpoint written; rerunning resumes from it)")
         self.run_dir, self.step = run_dir, step
+
+
+FAST_PATH_TASKS = {"gan"}  # trainers that implement train.precision (bf16 autocast) and train.compile
 
 
 def run_dir_for(cfg: RunConfig, out: str | Path) -> Path:
@@ -204,6 +207,9 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
         torch.backends.cudnn.benchmark = False
     torch.use_deterministic_algorithms(True, warn_only=dev.type == "cuda")
     _seed_everything(cfg.seed)  # identical model initialisation on every rank
+    if task not in FAST_PATH_TASKS and (cfg.train.compile or cfg.train.precision != "fp32"):
+        raise UsageError(f"train.compile and train.precision=bf16 are switches of the GAN trainer; the {task!r} trainer of "
+                         f"{cfg.experiment} trains in fp32, uncompiled")
     trainer = _trainer_class(task)(cfg, dev, rank=rank, world_size=world)  # models and data: refused before the run dir exists
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,14 @@ test time in the paper, is the only noise.
 - ``pix2pix-unet128``: U-Net-128, 7 downs. 41,828,995.
 - ``pix2pix-encoder-decoder``: U-Net-256 without skips (the paper's encoder-decoder ablation). 39,075,459.
 Encoder C64-C128-C256-C512-C512-C512-C512-C512 (4x4, stride 2), BN on all but the first and the innermost
-(a 1x1 bottleneck at batch size 1 would be zeroed by BN); decoder ReLU -> ConvT -> BN, Dropout(0.5) in the
-``num_downs - 5`` 512-wide blocks next to the bottleneck (3 for U-Net-256), the last ConvT has a bias and a tanh.
+(a 1x1 bottleneck at batch size 1 would be zeroed by BN); decoder ReLU -> ConvT -> BN [-> Dropout(0.5)], the last
+ConvT has a bias and a tanh. Where the dropout sits (``dropout_levels``):
+- ``"paper"`` (default): the three decoder levels nearest the bottleneck, the innermost included: the paper's
+  appendix (decoder CD512-CD1024-CD1024-C1024-...) and the Torch code its tables came from (phillipi/pix2pix
+  ``models.lua`` ``defineG_unet``: Dropout on d1, d2, d3).
+- ``"pytorch"``: the PyTorch port (``UnetGenerator``): the ``num_downs - 5`` levels just outside the innermost one,
+  which has none (d2, d3, d4 for U-Net-256; two levels for U-Net-128).
+Both place three Dropout layers in U-Net-256 and neither has parameters, so the counts are the same.
 Convolutions carry a bias only when the norm is instance norm (BN's shift makes it redundant).
 
 Discriminator (every name above): a PatchGAN that sees concat(A, B) (6 channels, A first, as ``pix2pix_model.py``
@@ -25,6 +31,8 @@ concatenates) and returns a map of per-patch logits (B, 1, H', W'), no sigmoid: 
 Init as the official ``init_weights('normal', 0.02)``: conv weights N(0, 0.02), BN weight N(1, 0.02), biases 0.
 
 Deviations / notes:
+- The Torch code also batch-normalises the innermost encoder level (e8), which at batch 1 and 1x1 zeroes the
+  bottleneck; gbench follows the PyTorch port there (no norm on the innermost level).
 - The official U-Net is built recursively from nested blocks; ours keeps the same layers in two flat lists
   (``encoder``, ``decoder``), so state-dict keys differ from official checkpoints.
 - The official blocks apply ``LeakyReLU(0.2, inplace=True)`` to a block's input and then concatenate that same
@@ -48,6 +56,7 @@ class Pix2PixConfig:
     num_downs: int = 8  # 8: U-Net-256 (256 -> 1x1), 7: U-Net-128; at least 5
     skip_connections: bool = True  # False: the paper's encoder-decoder
     dropout: bool = True
+    dropout_levels: str = "paper"  # "paper": the 3 decoder levels nearest the bottleneck (Torch code); "pytorch": the port's
     norm: str = "batch"  # "batch" (pix2pix) or "instance"
     d_channels: int = 64  # ndf
     receptive_field: int = 70  # PatchGAN variant: 1, 16, 70 or 286
@@ -75,6 +84,15 @@ def init_normal(module: nn.Module, std: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
+def dropout_levels(num_downs: int, convention: str) -> set[int]:
+    """Decoder levels (``decoder[level]`` undoes ``encoder[level]``; ``num_downs - 1`` is the innermost) with Dropout."""
+    if convention == "paper":
+        return set(range(max(num_downs - 3, 1), num_downs))
+    if convention == "pytorch":
+        return set(range(4, num_downs - 1))
+    raise ValueError(f"dropout_levels must be 'paper' or 'pytorch', got {convention!r}")
+
+
 class UNetGenerator(nn.Module):
     """U-Net (or encoder-decoder) with ``num_downs`` 4x4 stride-2 levels; level i halves, decoder level i doubles."""
 
@@ -85,6 +103,7 @@ class UNetGenerator(nn.Module):
         n = cfg.num_downs
         if n < 5:
             raise ValueError(f"num_downs must be at least 5 (64-128-256-512 plus a bottleneck), got {n}")
+        dropped = dropout_levels(n, cfg.dropout_levels) if cfg.dropout else set()
         self.cfg = cfg
         self.in_channels, self.out_channels, self.channels = cfg.in_channels, cfg.out_channels, cfg.out_channels
         self.resolution = 2**n  # the side whose bottleneck is 1x1 (the training size)
@@ -112,8 +131,8 @@ class UNetGenerator(nn.Module):
                 layers.append(nn.Tanh())
             else:
                 layers.append(normalization(cfg.norm, c_out))
-                if cfg.dropout and 4 <= level <= n - 2:  # the 512-wide blocks next to the bottleneck
-                    layers.append(nn.Dropout(0.5))
+            if level in dropped:
+                layers.append(nn.Dropout(0.5))
             self.decoder.append(nn.Sequential(*layers))
         init_normal(self)
 

@@ -22,7 +22,8 @@ shared/reference/models.md section 10. Pure PyTorch: no custom CUDA ops, fp32 th
 - ``Generator.forward(z, truncation_psi=1.0, noise_mode="random")``. In training mode the generator tracks
   ``w_avg`` (moving average of w, beta 0.995) and, with probability ``style_mixing_prob`` (0.9), mixes
   styles: a second z is drawn from torch's global RNG and its w replaces the first from a random layer
-  cutoff on (one cutoff per batch, as the official code). Truncation lerps every layer's w toward ``w_avg``.
+  cutoff on (one cutoff per batch, as the official code; the second w is computed on every training forward
+  and discarded when no mixing is drawn, as in the official graph). Truncation lerps every layer's w toward ``w_avg``.
 
 Deviations from the official code (TF 1.15 and its PyTorch port):
 - No fused CUDA kernels, no fp16 layers, no ``conv_clamp``; the math is the same up to float rounding.
@@ -362,8 +363,11 @@ class Generator(nn.Module):
             with torch.no_grad():
                 self.mapping.w_avg.copy_(w.detach().mean(0).lerp(self.mapping.w_avg, self.cfg.w_avg_beta))
         ws = w[:, None].expand(-1, self.num_ws, -1)
-        if self.training and self.cfg.style_mixing_prob > 0 and torch.rand([]).item() < self.cfg.style_mixing_prob:
-            cutoff = int(torch.randint(1, self.num_ws, []).item())
+        if self.training and self.cfg.style_mixing_prob > 0:
+            # As the official graph: the second w is always computed and the cutoff is num_ws (no mixing) with
+            # probability 1 - p. Tensors only, no .item(): torch.compile traces it once instead of per draw.
+            cutoff = torch.randint(1, self.num_ws, [], device=z.device)
+            cutoff = torch.where(torch.rand([], device=z.device) < self.cfg.style_mixing_prob, cutoff, self.num_ws)
             w2 = self.mapping(torch.randn_like(z), y)
             layer = torch.arange(self.num_ws, device=z.device)[None, :, None]
             ws = torch.where(layer < cutoff, ws, w2[:, None])

@@ -33,7 +33,9 @@ and ``w`` grows with the training epoch until attention is global (``locality_wi
   "off"    - global attention everywhere (NeurIPS model).
 The trainer reports progress with ``Generator.set_data_epoch(epoch)``, in epochs over the training data
 (the v1 schedule's unit; the v1 loop itself was never released). The epoch is saved in ``state_dict``
-(``locality._extra_state``, not a buffer) so a resumed or reloaded generator masks the same way. A trainer
+(``locality._extra_state``, not a buffer) so a resumed or reloaded generator masks the same way; the mask
+itself is a non-persistent buffer rebuilt only when the width changes, so ``forward`` never reads the epoch
+(a ``torch.compile``d generator is not recompiled as training advances). A trainer
 that keeps an EMA copy must give it the same epoch: call ``set_data_epoch`` on the copy too (an EMA that
 only averages parameters and copies buffers does not carry it).
 
@@ -125,32 +127,48 @@ def locality_mask(side: int, width: int, kind: str, device: torch.device | str |
 
 
 class LocalitySchedule(nn.Module):
-    """Holds the training epoch that sets the mask width; the epoch travels in the state dict."""
+    """Holds the training epoch that sets the mask width; the epoch travels in the state dict.
 
-    def __init__(self, kind: str, resolution: int):
+    The mask in use is a non-persistent buffer, rebuilt only when the width changes (five times in a run), so
+    the forward pass reads a tensor and never the epoch: a compiled generator is not recompiled as the epoch
+    advances, only once when attention turns global (the mask becomes None)."""
+
+    def __init__(self, kind: str, resolution: int, side: int):
         super().__init__()
-        self.kind, self.resolution = kind, resolution
-        self.data_epoch = 0.0
-        self._masks: dict[tuple, torch.Tensor] = {}  # one mask per (width, side, device), built once
+        if kind not in ("band", "window"):
+            raise ValueError(f"unknown locality mask kind {kind!r}; expected 'band' or 'window'")
+        self.kind, self.resolution, self.side = kind, resolution, side
+        self.register_buffer("active_mask", None, persistent=False)
+        self.width: int | None = None
+        self._data_epoch = 0.0
+        self.set_epoch(0.0)
 
     @property
-    def width(self) -> int | None:
-        return locality_width(self.data_epoch, self.resolution)
+    def data_epoch(self) -> float:
+        return self._data_epoch
+
+    def set_epoch(self, epoch: float, device: torch.device | str | None = None) -> None:
+        """Set the epoch; rebuild the mask (on `device`, else where the current one lives) when its width changes."""
+        self._data_epoch = float(epoch)
+        width = locality_width(self._data_epoch, self.resolution)
+        current = self.active_mask
+        device = device if device is not None else (current.device if current is not None else None)
+        if width != self.width or (current is not None and device is not None and current.device != torch.device(device)):
+            self.width = width
+            self.active_mask = None if width is None else locality_mask(self.side, width, self.kind, device)
 
     def mask(self, side: int, device: torch.device) -> torch.Tensor | None:
-        width = self.width
-        if width is None:
-            return None
-        key = (width, side, str(device))
-        if key not in self._masks:
-            self._masks[key] = locality_mask(side, width, self.kind, device)
-        return self._masks[key]
+        """The mask in use for a (side x side) token grid on `device` (None once attention is global)."""
+        if side != self.side:
+            raise ValueError(f"the locality mask covers the {self.side}x{self.side} grid, not {side}x{side}")
+        mask = self.active_mask
+        return mask if mask is None or mask.device == torch.device(device) else mask.to(device)
 
     def get_extra_state(self) -> dict:
         return {"data_epoch": self.data_epoch}
 
     def set_extra_state(self, state: dict) -> None:
-        self.data_epoch = float(state["data_epoch"])
+        self.set_epoch(float(state["data_epoch"]))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -355,7 +373,7 @@ class Generator(nn.Module):
             for depth, width, side in zip(cfg.depths, self.widths, self.sides)
         )
         self.to_rgb = nn.Conv2d(self.widths[-1], cfg.channels, kernel_size=1)
-        self.locality = LocalitySchedule(cfg.local_init, cfg.resolution) if cfg.local_init != "off" else None
+        self.locality = LocalitySchedule(cfg.local_init, cfg.resolution, self.sides[-1]) if cfg.local_init != "off" else None
 
         for pos in self.pos_embeds:
             nn.init.trunc_normal_(pos, std=0.02)
@@ -364,7 +382,7 @@ class Generator(nn.Module):
     def set_data_epoch(self, epoch: float) -> None:
         """Tell the locality mask how far training is (in epochs over the training data)."""
         if self.locality is not None:
-            self.locality.data_epoch = float(epoch)
+            self.locality.set_epoch(epoch, device=self.to_rgb.weight.device)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         tokens = self.latent_to_tokens(z).view(z.shape[0], self.sides[0] ** 2, self.widths[0])
@@ -388,7 +406,7 @@ class Generator(nn.Module):
             x = x + pos_embed
             for b, block in enumerate(stage):
                 is_masked_block = s == last_stage and b == len(stage) - 1 and self.locality is not None
-                mask = self.locality.mask(side, x.device) if is_masked_block else None
+                mask = self.locality.mask(side, x.device) if is_masked_block else None  # a tensor: the epoch is not read here
                 x = block(x, (side, side), mask)
         return self.to_rgb(tokens_to_map(x, self.sides[-1], self.sides[-1]))
 

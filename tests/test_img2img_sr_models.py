@@ -74,8 +74,7 @@ def test_unet256_layout_and_full_size_output(unet256):
     assert len(norms) == 6 + 7  # encoder levels 2-7 (not outermost, not innermost) + every decoder level but the last
     dropouts = [m for m in unet256.modules() if isinstance(m, nn.Dropout)]
     assert len(dropouts) == 3 and all(d.p == 0.5 for d in dropouts)
-    with_dropout = [level for level, block in enumerate(unet256.decoder) if any(isinstance(m, nn.Dropout) for m in block)]
-    assert with_dropout == [4, 5, 6]  # the three 512-wide up blocks next to the bottleneck (decoder[7])
+    assert _dropout_levels(unet256) == [5, 6, 7]  # the paper's Torch code: d1-d3, the innermost up block (decoder[7]) included
     convs = [m for m in unet256.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     assert [m for m in convs if m.bias is not None] == [unet256.decoder[0][1]]  # only the final ConvT, batch norm
     assert isinstance(unet256.decoder[0][-1], nn.Tanh)
@@ -89,9 +88,38 @@ def test_unet256_layout_and_full_size_output(unet256):
     assert out.shape == (1, 3, 256, 256) and out.abs().max() <= 1
 
 
+def _dropout_levels(unet) -> list[int]:
+    return [level for level, block in enumerate(unet.decoder) if any(isinstance(m, nn.Dropout) for m in block)]
+
+
+def test_dropout_levels_paper_vs_pytorch_port():
+    """The paper's Torch U-Net drops out on the three decoder levels nearest the bottleneck; the PyTorch port skips the
+    innermost one and drops out on num_downs - 5 levels further out. Same parameters, different networks."""
+    torch.manual_seed(0)
+    paper = R.build_generator("pix2pix", g_channels=4)
+    port = R.build_generator("pix2pix", g_channels=4, dropout_levels="pytorch")
+    assert _dropout_levels(paper) == [5, 6, 7] and _dropout_levels(port) == [4, 5, 6]
+    assert sum(p.numel() for p in paper.parameters()) == sum(p.numel() for p in port.parameters())
+    port.load_state_dict(paper.state_dict())
+    a = torch.rand(2, 3, 256, 256) * 2 - 1
+    for g in (paper, port):
+        g.train()
+    torch.manual_seed(1)
+    out_paper = paper(a)
+    torch.manual_seed(1)
+    out_port = port(a)
+    assert not torch.allclose(out_paper, out_port)  # same weights and RNG: the masks land on other layers
+    paper.eval(), port.eval()
+    torch.testing.assert_close(paper(a), port(a))  # without dropout the two are the same network
+    assert _dropout_levels(R.build_generator("pix2pix-unet128", g_channels=4)) == [4, 5, 6]
+    assert _dropout_levels(R.build_generator("pix2pix-unet128", g_channels=4, dropout_levels="pytorch")) == [4, 5]
+    with pytest.raises(ValueError, match="dropout_levels"):
+        R.build_generator("pix2pix", g_channels=4, dropout_levels="torch")
+
+
 def test_unet128_dropout_and_small_variants():
-    g = R.build_generator("pix2pix-unet128", g_channels=4)
-    assert sum(isinstance(m, nn.Dropout) for m in g.modules()) == 2  # num_downs - 5, as the official code
+    g = R.build_generator("pix2pix-unet128", g_channels=4, dropout_levels="pytorch")
+    assert sum(isinstance(m, nn.Dropout) for m in g.modules()) == 2  # num_downs - 5, as the PyTorch port
     assert g.resolution == 128 and g(torch.randn(2, 3, 128, 128)).shape == (2, 3, 128, 128)
     assert sum(isinstance(m, nn.Dropout) for m in R.build_generator("pix2pix", g_channels=4, dropout=False).modules()) == 0
     encdec = R.build_generator("pix2pix-encoder-decoder", g_channels=4)

@@ -7,9 +7,11 @@
    IS logits and KID rows, and scores.
 2. PNG dump: the same images written as PNG files (what torch-fidelity needs as input), timed on its own.
 3. torch-fidelity: `calculate_metrics(input1=<PNG folder>, input2=<reference PNG folder>)` with the same
-   extractor weights, IS splits and KID subsets, `samples_shuffle=False` (so the file order is the stream
-   order), `save_cpu_ram=True` (no worker processes). Its timed call includes building its extractor,
-   which it does on every call.
+   extractor weights, IS splits and KID subsets, the same conventions: `samples_shuffle=True` with `rng_seed=2020`
+   (in torch-fidelity 0.4 the option only shuffles the IS logits before the splits, which gbench always does with
+   RandomState(2020); the files are read in sorted-name order, the stream order) and KID subsets drawn from
+   RandomState(2020) as gbench draws them, `save_cpu_ram=True` (no worker processes). Its timed call includes
+   building its extractor, which it does on every call.
 
 Untimed warm-up first: both tools' reference statistics are computed and cached, gbench's extractor is
 built, and the generator runs once. Peak memory per phase: CUDA `max_memory_allocated` above the
@@ -42,6 +44,7 @@ from torch import nn
 from gbench.errors import GBenchError, UsageError
 
 TORCH_FIDELITY_TOY = "gbench-toy-shapes32"
+SAME_SEED = 2020  # torch-fidelity's rng_seed: its IS shuffle and KID subsets then match gbench's (ISC_SHUFFLE_SEED, KID_SEED)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -253,8 +256,8 @@ def _torch_fidelity_kwargs(protocol, device: torch.device, batch_size: int, cach
     prc = dict(prc=True, prc_neighborhood=protocol.pr_k, prc_batch_size=KNN_BLOCK_SIZE) if PRDC in protocol.metrics else {}
     kwargs = dict(cuda=device.type == "cuda", batch_size=batch_size, isc="is" in protocol.metrics, fid="fid" in protocol.metrics,
                   **prc, kid="kid" in protocol.metrics, isc_splits=protocol.is_splits, kid_subsets=protocol.kid_subsets,
-                  kid_subset_size=protocol.kid_subset_size, samples_shuffle=False, save_cpu_ram=True, verbose=False,
-                  cache_root=str(cache_root), rng_seed=2020)
+                  kid_subset_size=protocol.kid_subset_size, samples_shuffle=True, save_cpu_ram=True, verbose=False,
+                  cache_root=str(cache_root), rng_seed=SAME_SEED)
     if protocol.extractor == "inception-v3-compat":
         kwargs.update(feature_extractor="inception-v3-compat", feature_extractor_weights_path=str(asset_path("inception")))
     elif protocol.extractor == "toy-shapes32":
@@ -384,6 +387,78 @@ def eval_throughput(protocol_id: str = "toy-shapes32", *, n: int = 1000, device:
         "kept_bytes_per_sample": 4 * (dim * needs_rows(bench) + classes * ("is" in bench.metrics)),
         "fid_sums_bytes": 8 * (dim + dim * dim),
         "versions": {"torch": torch.__version__, "torch_fidelity": torch_fidelity.__version__, "numpy": np.__version__},
+    }
+
+
+class UInt8Images(torch.utils.data.Dataset):
+    """uint8 (N, C, H, W) images as the Dataset torch-fidelity reads (one (C, H, W) uint8 tensor per item)."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+def relative_differences(agreement: dict) -> dict:
+    return {k: abs(ours - theirs) / max(abs(theirs), 1e-12) for k, (ours, theirs) in agreement.items()}
+
+
+def stream_vs_torch_fidelity(G: nn.Module, protocol_id: str = "cifar10-10k", *, n: int = 10_000, batch_size: int = 250,
+                             device: str = "auto", random_weights: bool = True, kid_subset_size: int | None = None,
+                             console=None) -> dict:
+    """gbench's streaming evaluation of `G` against torch-fidelity fed the very same uint8 images as tensors (no PNG
+    files), under one protocol's extractor and conventions (`_torch_fidelity_kwargs`). Timed with cached reference
+    statistics on both sides (computed in an untimed warm-up): gbench generates, extracts and scores in one stream;
+    torch-fidelity extracts and scores the images generated beforehand (the generation is timed on its own). Returns
+    each phase's seconds and peak memory, images/s, both tools' metrics and their relative differences."""
+    import torch_fidelity
+
+    from gbench.data import load_dataset
+    from gbench.distributed import resolve_device
+    from gbench.evaluation.evaluate import evaluate_generator, generated_batches
+    from gbench.protocols import PROTOCOLS, get_protocol
+
+    say = console.print if console else (lambda *a, **k: None)
+    dev = resolve_device(device)
+    G = G.to(dev).eval()
+    with bench_home(random_weights) as tmp:
+        bench, stand_in = _bench_protocol(get_protocol(protocol_id), n, random_weights)
+        if kid_subset_size:  # below n, so the KID subsets differ (at n they are all the whole set)
+            bench = dataclasses.replace(bench, kid_subset_size=kid_subset_size)
+        PROTOCOLS[bench.id] = bench
+        try:
+            reference = load_dataset(bench.reference, bench.reference_split, resolution=bench.resolution, size=bench.n_ref)
+            reference_images = UInt8Images(reference.images[: bench.n_ref])
+            tf_kwargs = _torch_fidelity_kwargs(bench, dev, batch_size, tmp / "fidelity-cache")
+            say(f"[dim]warm-up (untimed): reference statistics of {bench.reference}/{bench.reference_split} ({bench.n_ref} images), both tools[/dim]")
+            evaluate_generator(G, bench.id, device=dev, batch_size=batch_size)
+            torch_fidelity.calculate_metrics(input1=reference_images, input1_cache_name="gbench-check-reference", input2=reference_images,
+                                             input2_cache_name="gbench-check-reference", **tf_kwargs)
+            say(f"[dim]gbench: generate + extract + score {n} images[/dim]")
+            with measured(dev) as gbench_phase:
+                ours = evaluate_generator(G, bench.id, device=dev, batch_size=batch_size)
+            say(f"[dim]generate the same {n} images as uint8 tensors[/dim]")
+            with measured(dev) as generate_phase:
+                images = torch.cat([b.cpu() for b in generated_batches(G, n, batch_size, bench.sample_seed, dev)])
+            say(f"[dim]torch-fidelity: extract + score the {n} tensors[/dim]")
+            with measured(dev) as tf_phase:
+                theirs = torch_fidelity.calculate_metrics(input1=UInt8Images(images), input2=reference_images,
+                                                          input2_cache_name="gbench-check-reference", **tf_kwargs)
+        finally:
+            PROTOCOLS.pop(bench.id, None)
+    agreement = {k: (ours["metrics"][k], float(theirs[v])) for k, v in TORCH_FIDELITY_KEYS.items() if k in ours["metrics"] and v in theirs}
+    return {
+        "protocol": protocol_id, "bench_protocol": dataclasses.asdict(bench), "n": n, "batch_size": batch_size, "device": str(dev),
+        "random_weights": random_weights, "reference_stand_in": stand_in, "fingerprint": ours["fingerprint"],
+        "phases": {"gbench": gbench_phase, "generate": generate_phase, "torch_fidelity": tf_phase},
+        "images_per_s": {"gbench": n / gbench_phase["seconds"], "torch_fidelity": n / tf_phase["seconds"],
+                         "torch_fidelity_with_generation": n / (tf_phase["seconds"] + generate_phase["seconds"])},
+        "metrics": agreement, "relative_difference": relative_differences(agreement),
+        "versions": {"torch": torch.__version__, "torch_fidelity": torch_fidelity.__version__},
     }
 
 

@@ -8,6 +8,12 @@ and re-seeds the global torch RNG with the same value for generators that draw n
 (StyleGAN2 noise inputs). So the images are a function of (generator, sample seed, n_gen) only: not of
 the batch size (batches never cross a chunk) and not of the number of processes.
 
+Generator mode. Generators run in eval mode, except where the recipe samples in train mode as its official
+code does (BigGAN-PyTorch without --G_eval_mode: `eval.g_train_mode`, batch-norm batch statistics over batches
+of `eval.g_train_mode_batch` = 50). Then each chunk runs in train mode in batches of that size, whatever the
+evaluation batch size, and every buffer (running statistics, spectral-norm u) is put back after the chunk, so the
+images remain a function of (generator, sample seed, n_gen). The result records the mode under "sampling".
+
 Distributed (torchrun): rank r takes chunks r, r + W, r + 2W, ... (W = world size), so the ranks'
 parts are disjoint and their union is exactly the single-process stream. Each rank accumulates its
 FeatureStats and kept rows; they are all-gathered and put back in chunk order, the main rank computes
@@ -34,6 +40,7 @@ real-generated.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass
@@ -86,14 +93,45 @@ def latent_chunk(G: nn.Module, seed: int, index: int, size: int) -> tuple[torch.
     return sample_latent(G, size, g), sample_labels(G, size, g)
 
 
-def generated_chunk(G: nn.Module, seed: int, index: int, size: int, batch_size: int, device) -> Iterator[torch.Tensor]:
-    """uint8 batches of chunk `index`; the caller forks the global RNG (it is re-seeded here)."""
+def generated_chunk(G: nn.Module, seed: int, index: int, size: int, batch_size: int, device,
+                    train_mode_batch: int = 0) -> Iterator[torch.Tensor]:
+    """uint8 batches of chunk `index`; the caller forks the global RNG (it is re-seeded here). With
+    `train_mode_batch` > 0 the chunk is generated in train mode in batches of that size (`batch_size` unused)."""
     z, y = latent_chunk(G, seed, index, size)
     _seed_global_rng(chunk_seed(seed, index), device)  # internal noise of the generator, same on every rank
-    for start in range(0, size, batch_size):
-        rows = slice(start, start + batch_size)
+    step = train_mode_batch or batch_size
+    with in_train_mode(G) if train_mode_batch else contextlib.nullcontext():
+        for start in range(0, size, step):
+            rows = slice(start, start + step)
+            with torch.no_grad():
+                yield to_uint8(generate(G, z[rows].to(device), None if y is None else y[rows].to(device)))
+
+
+@contextlib.contextmanager
+def in_train_mode(G: nn.Module):
+    """Run G in train mode (batch-norm batch statistics, spectral-norm power iterations, as BigGAN-PyTorch samples
+    without --G_eval_mode), then put back every buffer it changed (running statistics, u vectors) and its mode.
+    Used per chunk, so each chunk's images depend on the generator and the chunk only: not on which chunks came
+    before, the number of processes or the evaluation batch size."""
+    saved = [buffer.detach().clone() for buffer in G.buffers()]
+    was_training = G.training
+    G.train()
+    try:
+        yield G
+    finally:
+        G.train(was_training)
         with torch.no_grad():
-            yield to_uint8(generate(G, z[rows].to(device), None if y is None else y[rows].to(device)))
+            for buffer, value in zip(G.buffers(), saved):
+                buffer.copy_(value)
+
+
+def sampling_mode(train_mode_batch: int = 0) -> dict:
+    """What eval.json records about how the generator was run (it changes the numbers)."""
+    if train_mode_batch:
+        return {"mode": "train", "batch": train_mode_batch,
+                "note": f"generator in train mode: batch-norm batch statistics over batches of {train_mode_batch} "
+                        "(BigGAN-PyTorch without --G_eval_mode); buffers restored after every chunk"}
+    return {"mode": "eval"}
 
 
 def generated_batches(G: nn.Module, n: int, batch_size: int, seed: int, device) -> Iterator[torch.Tensor]:
@@ -467,25 +505,30 @@ def evaluate_batches(protocol_id: str, batches: Iterable[torch.Tensor], *, devic
 
 
 def evaluate_generator(G: nn.Module, protocol_id: str, *, device="cpu", batch_size: int = 250, seed_offset: int = 0,
-                       progress: Progress | None = None, reference_progress: Progress | None = None) -> dict:
+                       progress: Progress | None = None, reference_progress: Progress | None = None,
+                       train_mode_batch: int = 0) -> dict:
     """Generate the protocol's n_gen images from `G` (stream seeded by the protocol's sample seed +
     `seed_offset`) and score them. Runs under `torch.random.fork_rng` and puts G back in its mode, so
-    evaluating mid-training leaves the training state and RNG untouched. Shards by rank under torchrun."""
+    evaluating mid-training leaves the training state and RNG untouched. Shards by rank under torchrun.
+    G runs in eval mode, or with `train_mode_batch` > 0 in train mode in batches of that size (`in_train_mode`)."""
     protocol = get_protocol(protocol_id)
     seed = protocol.sample_seed + seed_offset
     device = dist.device_for_rank(device)
+    if train_mode_batch < 0:
+        raise GBenchError(f"the train-mode sampling batch must be positive, got {train_mode_batch}")
 
     def images_of(index: int, start: int, stop: int) -> Iterator[torch.Tensor]:
-        return generated_chunk(G, seed, index, stop - start, batch_size, device)
+        return generated_chunk(G, seed, index, stop - start, batch_size, device, train_mode_batch)
 
     was_training = G.training
     G.eval()
     try:
         with torch.random.fork_rng(devices=_cuda_devices(device)):
-            return evaluate_chunks(protocol_id, images_of, device=device, progress=progress, sample_seed=seed,
-                                   reference_progress=reference_progress)
+            result = evaluate_chunks(protocol_id, images_of, device=device, progress=progress, sample_seed=seed,
+                                     reference_progress=reference_progress)
     finally:
         G.train(was_training)
+    return {**result, "sampling": sampling_mode(train_mode_batch)}
 
 
 def _result(protocol: Protocol, extractor: Extractor, ref_checksum: str, n_ref: int, metrics: dict, sample_seed: int,

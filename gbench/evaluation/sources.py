@@ -75,6 +75,7 @@ class Source:
     folder: SampleFolder | None = None
     warnings: list[str] = field(default_factory=list)
     details: dict = field(default_factory=dict)  # what eval.json records about the source
+    train_mode_batch: int = 0  # > 0: sample the generator in train mode in batches of this size (the config's eval.g_train_mode)
 
 
 # ----------------------------------------------------------------------------- generators
@@ -113,6 +114,11 @@ def _experiment_generator(cfg) -> nn.Module:
     return build_models(cfg)[0]
 
 
+def _train_mode_batch(cfg) -> int:
+    """The experiment's generator mode for sampling: > 0 = train mode in batches of that size (eval.g_train_mode)."""
+    return cfg.eval.g_train_mode_batch if cfg.eval.g_train_mode else 0
+
+
 def from_run(run_dir: Path) -> Source:
     """The run's EMA generator (G when it has no EMA) from its newest readable checkpoint."""
     from gbench.config import config_from_dict
@@ -135,7 +141,7 @@ def from_run(run_dir: Path) -> Source:
     load_generator_weights(G, weights, f"{cfg.experiment} ({cfg.preset} preset)", str(path))
     notes = [str(w.message) for w in caught]
     return Source("run", cfg.experiment, f"{cfg.preset} preset, step {step}, {label} generator", f"local run {run_dir}",
-                  generator=G, warnings=notes,
+                  generator=G, warnings=notes, train_mode_batch=_train_mode_batch(cfg),
                   details={"run_dir": str(run_dir), "checkpoint": str(path), "experiment": cfg.experiment, "preset": cfg.preset,
                            "config_hash": cfg.hash(), "step": step, "generator": label})
 
@@ -174,6 +180,7 @@ def from_checkpoint(path: Path, experiment: str | None, preset: str = "paper", o
     if imported:
         setting = f"imported {imported.get('format', 'official')} checkpoint, {label} generator"
     return Source("checkpoint", experiment, setting, f"local checkpoint {path}", generator=G, warnings=notes,
+                  train_mode_batch=_train_mode_batch(cfg),
                   details={"checkpoint": str(path), "experiment": experiment, "preset": preset, "overrides": overrides,
                            "config_hash": cfg.hash(), "step": step, "generator": label,
                            **({"imported": {k: imported.get(k) for k in ("format", "source", "weights_sha256")}} if imported else {})})
@@ -344,7 +351,8 @@ def evaluate_source(source: Source, protocol_id: str, *, seeds: int = 1, device=
     else:
         G = _shape_checked(G, protocol, source.model)
     return [evaluate_generator(G, protocol_id, device=device, batch_size=batch_size, seed_offset=i, progress=progress,
-                               reference_progress=reference_progress if i == 0 else None) for i in range(seeds)]
+                               reference_progress=reference_progress if i == 0 else None, train_mode_batch=source.train_mode_batch)
+            for i in range(seeds)]
 
 
 def _shape_checked(G: nn.Module, protocol: Protocol, name: str) -> nn.Module:
@@ -382,6 +390,8 @@ def leaderboard_rows(report: dict, board: str | None = None, model: str | None =
     if not protocol.comparable:
         notes.append("not comparable to published numbers")
     notes += [w for w in report.get("warnings", []) if "JPEG" in w][:1]
+    if (first.get("sampling") or {}).get("mode") == "train":
+        notes.append(f"generator in train mode (batch-norm batch statistics over batches of {first['sampling']['batch']})")
     rows = []
     for s in report["summary"]:
         std = s["std"]

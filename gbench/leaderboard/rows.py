@@ -205,6 +205,13 @@ def _overrides_of(cfg_dict: dict) -> list[str]:
     return out
 
 
+def _sampling_note(notes: str, sampling: dict | None) -> str:
+    """Notes of a run's rows, plus the generator mode when it sampled in train mode (it changes the numbers)."""
+    if (sampling or {}).get("mode") != "train":
+        return notes
+    return "; ".join(n for n in (notes, f"generator in train mode (batch-norm batch statistics over batches of {sampling['batch']})") if n)
+
+
 def rows_from_run(run_dir: Path, data: dict) -> list[Row]:
     """Leaderboard rows of a finished `gbench run` (its eval.json): one per headline metric, `gt_*` metrics as a
     ground-truth row and an SR result's bicubic baseline as a bicubic row, all under the run's fingerprint."""
@@ -217,7 +224,8 @@ def rows_from_run(run_dir: Path, data: dict) -> list[Row]:
     model, setting = _run_setting(run_dir, data, final)
     common = dict(board=board, protocol=final["fingerprint"], n_gen=final.get("n_gen"), n_ref=final.get("n_ref"),
                   reference_split=protocol.reference_split if protocol else "", source=f"local run {run_dir}",
-                  notes=final.get("comparable_to", ""), where=str(run_dir / "eval.json"), run_dir=str(run_dir))
+                  notes=_sampling_note(final.get("comparable_to", ""), final.get("sampling")), where=str(run_dir / "eval.json"),
+                  run_dir=str(run_dir))
     rows = []
 
     def add(model_name: str, row_setting: str, metrics: dict) -> None:

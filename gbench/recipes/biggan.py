@@ -16,6 +16,14 @@ them use `--set train.steps=250000 data.flip=true` (and `train.augment=diffaug` 
 that script's translation,cutout). The 500-epoch paper preset is therefore compared against numbers that had twice
 the training: reports say so through the experiment's deviations.
 
+Sampling for evaluation follows the official scripts, which never pass --G_eval_mode (ajbrock `train.py`, DiffAugment
+`eval.py` puts G in train mode): the EMA generator runs in train mode, batch-norm normalising with the statistics of
+each batch of 50 (`G_batch_size` = batch size), spectral norm doing its power iteration (`eval.g_train_mode`,
+`eval.g_train_mode_batch` 50; recorded in eval.json as "sampling"). gbench restores every buffer after each 500-image
+chunk so results stay seeded and independent of the process count and evaluation batch size.
+`--set eval.g_train_mode=false` samples in eval mode (running statistics). With `--parallel` on several GPUs the
+official BN batches were the per-GPU shares of 50; the GPU count is not recorded, so gbench uses 50.
+
 Other deviations: the EMA copies G's BN running statistics (ajbrock's EMA averages every state-dict entry);
 spectral norm is PyTorch's parametrization (u/v warmed up at construction); D scores reals and fakes in two
 forward passes where ajbrock concatenates them (D has no batch-dependent layers: same outputs).
@@ -39,7 +47,7 @@ def _biggan() -> Experiment:
                           loss="hinge", lr_g=2e-4, lr_d=2e-4, betas_g=(0.0, 0.999), betas_d=(0.0, 0.999),
                           ema=True, ema_decay=0.9999, ema_start_step=1000, augment="none", augment_policy="translation,cutout",
                           checkpoint_every=5_000, sample_every=5_000, log_every=100),
-        eval=EvalConfig(protocol="cifar10-10k-test", use_ema=True),
+        eval=EvalConfig(protocol="cifar10-10k-test", use_ema=True, g_train_mode=True, g_train_mode_batch=BATCH),
     )
     smoke = {**SMOKE_DATA, "model.g_kwargs.g_channels": 16, "model.g_kwargs.latent_dim": 32, "model.d_kwargs.d_channels": 16,
              "train.steps": 100, "train.n_critic": 2, "train.batch_size_d": 32, "train.batch_size_g": 32,

@@ -35,7 +35,8 @@ TABLE1 = replace(RECIPE, augment="none", co_train_sr=False)
 
 DEVIATIONS = (
     "the TransGAN v1 loop that produced Table 1 was never released: gbench trains with the HEAD script's recipe "
-    "(wgan-gp-eps, n_critic 4, grad clip 5, EMA 500 kimg with warm-up) without DiffAugment, MT-CT or locality init",
+    "(wgan-gp-eps, n_critic 4, grad clip 5, EMA 500 kimg with warm-up, D's gradient carry-over from the G step) "
+    "without DiffAugment, MT-CT or locality init",
     "n_critic D steps then one G step (official: D, G, D, D, D, D, G ...)",
     "EMA kept on the training device, not on the CPU",
 )

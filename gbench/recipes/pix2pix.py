@@ -11,6 +11,10 @@ paired baseline, under `cityscapes-fcn-128`); `pix2pix-facades` (labels -> photo
 `pix2pix-maps` (aerial -> map, AtoB) have no FCN-score, so they report FID/KID of the translated test/val
 inputs against the real targets (small sets: biased, not comparable to any paper; the paper used AMT).
 
+Dropout sits on the three U-Net decoder levels nearest the bottleneck, as in the Torch code that produced the
+paper's tables (`model.g_kwargs.dropout_levels` "paper"); "pytorch" is the PyTorch port's placement, one level
+further out (reference_models/pix2pix.py). The paper presets name the choice, so it is in the config hash.
+
 Presets: `quick` trains 10 + 10 epochs under the same protocol; `smoke` trains a small U-Net (6 downs, width
 16) and PatchGAN (width 16) on the procedural toyscapes set (64x64, load 72, batch 4) for 500 steps (3 + 2
 epochs) and scores it under `toyscapes-fcn` (a toy segmenter; not comparable to any paper), offline, on a CPU.
@@ -58,7 +62,7 @@ def _pix2pix(name: str, title: str, dataset: str, direction: str, protocol: str,
     steps_per_epoch = TRAIN_SIZES[dataset]
     paper = RunConfig(
         experiment=name,
-        model=ModelConfig(generator, generator),
+        model=ModelConfig(generator, generator, g_kwargs={"dropout_levels": "paper"}),
         data=DataConfig(dataset=dataset, split="train", resolution=resolution, load_size=load_size, flip=True, direction=direction),
         train=TrainConfig(steps=(EPOCHS_CONSTANT + EPOCHS_DECAY) * steps_per_epoch, n_critic=1, batch_size_d=1, batch_size_g=1,
                           loss="ns", lr_g=2e-4, lr_d=2e-4, betas_g=(0.5, 0.999), betas_d=(0.5, 0.999), ema=False,

@@ -14,6 +14,12 @@ position bias, two-scale D with noise injection). The v1 training loop was never
 S/M/L/XL tables ran on an unreleased loop, so pairing the v1 architectures with the HEAD recipe is
 gbench's decision (transgan.md 9.1).
 
+D's gradients carry over as in HEAD `functions.py` (`train.d_grad_carryover`, on): the loop zeroes D's gradients
+at the start of each epoch and after each D update only, and the G step backpropagates through a trainable D, so
+the G loss's gradient w.r.t. D's weights is added to the next D update (one in every n_critic). The v1 loop
+(c1524fb4 `functions.py`) zeroed them before every D step; `--set train.d_grad_carryover=false` gives that.
+gbench does not clear them at data-epoch starts (the official loop drops at most one carried gradient per epoch).
+
 Switches on every TransGAN experiment: `train.augment` (none | diffaug-transgan | diffaug),
 `train.co_train_sr` (MT-CT, lambda 50), `train.local_init` (off | band | window).
 The paper's S/M/L/XL rows (Table 4) use all three techniques, as Table 3's last row does.
@@ -33,7 +39,7 @@ RECIPE = TrainConfig(
     lr_g=1e-4, lr_d=1e-4, betas_g=(0.0, 0.99), betas_d=(0.0, 0.99), grad_clip=5.0,
     ema=True, ema_halflife_kimg=500.0, ema_rampup=0.1,
     augment="diffaug-transgan", augment_policy="translation,cutout,color", co_train_sr=True, co_train_sr_weight=50.0,
-    local_init="band", checkpoint_every=5_000, sample_every=5_000, log_every=100,
+    local_init="band", d_grad_carryover=True, checkpoint_every=5_000, sample_every=5_000, log_every=100,
 )
 
 DEVIATIONS = (
@@ -44,6 +50,8 @@ DEVIATIONS = (
     "n_critic D steps then one G step (official: D, G, D, D, D, D, G ...)",
     "DiffAugment is applied by the trainer before D, not inside D.forward (same inputs augmented)",
     "EMA kept on the training device, not on the CPU",
+    "D's gradient carried over from the G step is not cleared at data-epoch starts (the official loop zeroes it "
+    "there too, dropping at most one carried gradient per epoch)",
 )
 
 # Small widths for the CPU smoke path (stage dims 64/16/4 would be too thin, so 96/24/6). G's attention is

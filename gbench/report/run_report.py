@@ -269,6 +269,9 @@ def render_run_report(run_dir: Path) -> tuple[Path, Path]:
                f"(extractor `{final.get('extractor', '')}` sha256 `{str(final.get('extractor_sha256', ''))[:12]}`, n_gen {final.get('n_gen')}, "
                f"n_ref {final.get('n_ref')}, reference {final.get('reference')}, sample seed {final.get('sample_seed')}, "
                f"resize: {final.get('resize')}, quantization: {final.get('quantization')}).", ""]
+        sampling = final.get("sampling") or {}
+        if sampling.get("mode") == "train":
+            md += [f"Generator sampled in **train mode**: {sampling.get('note', '')}.", ""]
         comparable = final.get("comparable_to", "")
         md.append(f"Comparability: {comparable}." if comparable.startswith("not") or not comparable else
                   f"Comparable to: {comparable} (only if the recipe matches too).")

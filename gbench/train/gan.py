@@ -33,6 +33,40 @@ from gbench.train.sampler import EpochSampler, real_batch
 
 GRID_SEED = 20_240_601  # fixed z of the sample grids
 GRID_SIZE = 64
+COMPILE_BACKEND = "inductor"  # torch.compile backend of train.compile (tests use lighter ones)
+
+
+def compile_module(module: nn.Module) -> Callable:
+    """torch.compile of a module's forward; `dynamic=False`: batch sizes are fixed within a run."""
+    return torch.compile(module, backend=COMPILE_BACKEND, dynamic=False)
+
+
+def power_iteration_outside(module: nn.Module, forward: Callable) -> Callable:
+    """`forward` with the spectral-norm power iterations of `module` run before it, outside any compiled graph.
+
+    PyTorch's spectral norm updates u and v in place during a training forward. Compiled by inductor, a graph keeps
+    the buffer itself for its backward instead of the eager code's clone, so the next forward (D(real) then D(fake),
+    or a penalty) changes a tensor the first backward needs and autograd refuses. Here the spectral-norm modules
+    stay in eval mode (the graph only reads u and v) and each call first runs one power iteration per weight on
+    fresh copies of u and v, as a training forward would: the same numbers, and saved tensors are never modified.
+    Modules without spectral norm get `forward` back unchanged."""
+    from torch.nn.utils.parametrizations import _SpectralNorm
+
+    norms = [(p, plist) for m in module.modules() for plist in getattr(m, "parametrizations", {}).values()
+             for p in plist if isinstance(p, _SpectralNorm)]
+    if not norms:
+        return forward
+
+    def call(*args, **kwargs):
+        with torch.no_grad():
+            for norm, plist in norms:
+                if module.training and plist.original.ndim > 1:
+                    norm._u, norm._v = norm._u.clone(), norm._v.clone()  # new tensors: graphs that saved the old ones stay valid
+                    norm._power_method(norm._reshape_weight_to_matrix(plist.original), norm.n_power_iterations)
+                norm.eval()
+        return forward(*args, **kwargs)
+
+    return call
 
 
 def make_augment(cfg: RunConfig) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -122,9 +156,13 @@ class GANTrainer:
         self.sampler = EpochSampler(len(data), t.batch_size_d, seed=cfg.seed, rank=rank, world_size=world_size)
         self.augment = make_augment(cfg)
         self.autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=t.precision == "bf16")
-        # Compiled callables share the modules' parameters; state dicts keep the plain modules' keys.
-        self.G_fwd = torch.compile(self.G) if t.compile else self.G
-        self.D_fwd = torch.compile(self.D) if t.compile else self.D
+        # Compiled callables share the modules' parameters; state dicts keep the plain modules' keys. aot_autograd has no
+        # double backward, so gradient penalties (GP, R1) run through the plain D (`self.D`), everything else through D_fwd.
+        self.G_fwd, self.D_fwd, self.D_plain = self.G, self.D, self.D
+        if t.compile:
+            self.G_fwd = power_iteration_outside(self.G, compile_module(self.G))
+            self.D_fwd = power_iteration_outside(self.D, compile_module(self.D))
+            self.D_plain = power_iteration_outside(self.D, self.D)
         self.step = 0  # G steps done
         self.world_size = world_size
 
@@ -139,6 +177,9 @@ class GANTrainer:
             "opt_d": self.opt_d.state_dict(),
             "lr": {"g": self.opt_g.param_groups[0]["lr"], "d": self.opt_d.param_groups[0]["lr"]},
             "sampler": self.sampler.state_dict(),
+            # d_grad_carryover: the G loss's gradient waiting in D's .grad for the next D step (part of the state)
+            **({"d_grad_carry": [None if p.grad is None else p.grad.detach().clone() for p in self.D.parameters()]}
+               if self.cfg.train.d_grad_carryover else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -150,6 +191,8 @@ class GANTrainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.sampler.load_state_dict(state["sampler"])
+        for p, grad in zip(self.D.parameters(), state.get("d_grad_carry") or ()):
+            p.grad = None if grad is None else grad.to(p.device)
 
     @property
     def eval_generator(self) -> nn.Module:
@@ -178,7 +221,9 @@ class GANTrainer:
         # under DDP every rank scores its shard with rank 0's running buffers: they are what the checkpoint holds, so a
         # resumed run (every rank loads rank 0's state) scores exactly as an uninterrupted one
         distributed.broadcast_buffers(self.eval_generator)
-        return evaluate_generator(self.eval_generator, self.cfg.eval.protocol, device=self.device, batch_size=self.cfg.eval.batch_size)
+        e = self.cfg.eval
+        return evaluate_generator(self.eval_generator, e.protocol, device=self.device, batch_size=e.batch_size,
+                                  train_mode_batch=e.g_train_mode_batch if e.g_train_mode else 0)
 
     def save_samples(self, path) -> None:
         sample_grid(self.eval_generator, path, n=GRID_SIZE, seed=GRID_SEED, device=self.device)
@@ -203,8 +248,10 @@ class GANTrainer:
             grad.copy_(synced)
 
     # -- one G step ----------------------------------------------------------------------------------
-    def _critic(self, y):
-        D = self.D_fwd
+    def _critic(self, y, *, plain: bool = False):
+        """x -> D(augment(x)) [with labels y]; `plain` uses the uncompiled D (gradient penalties need double backward:
+        aot_autograd has none)."""
+        D = self.D_plain if plain else self.D_fwd
         return lambda x: D(self.augment(x)) if y is None else D(self.augment(x), y)
 
     def train_step(self, log: StepLog) -> None:
@@ -251,7 +298,7 @@ class GANTrainer:
         loss_d = losses.d_loss(t.loss, d_real, d_fake)
         terms = {"d_real": d_real.mean(), "d_fake": d_fake.mean()}
         if t.loss in ("wgan-gp", "wgan-gp-eps"):
-            gp = losses.gradient_penalty(self._critic(y_real), real, fake)  # interpolates carry the real labels
+            gp = losses.gradient_penalty(self._critic(y_real, plain=True), real, fake)  # interpolates carry the real labels
             loss_d = loss_d + t.gp_weight * gp
             terms["gp"] = gp
         if t.loss == "wgan-gp-eps":
@@ -260,24 +307,27 @@ class GANTrainer:
             terms["drift"] = drift
         if t.r1_gamma > 0:
             if t.r1_after_augment:  # DiffAugment-stylegan2's ns_r1_DiffAugment: gradient at the augmented reals
-                plain = (lambda x: self.D_fwd(x)) if y_real is None else (lambda x: self.D_fwd(x, y_real))
+                plain = (lambda x: self.D_plain(x)) if y_real is None else (lambda x: self.D_plain(x, y_real))
                 r1 = losses.r1_penalty(plain, self.augment(real), t.r1_gamma)
             else:
-                r1 = losses.r1_penalty(self._critic(y_real), real, t.r1_gamma)
+                r1 = losses.r1_penalty(self._critic(y_real, plain=True), real, t.r1_gamma)
             loss_d = loss_d + r1
             terms["r1"] = r1
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        if not t.d_grad_carryover:
+            self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()  # with d_grad_carryover, added to what the last G step left in D's gradients
         self._average_gradients(D)
         if t.grad_clip > 0:
             nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
         self.opt_d.step()
+        if t.d_grad_carryover:
+            self.opt_d.zero_grad(set_to_none=True)
         return real, {"loss_d": loss_d, **terms}
 
     def g_step(self, real: torch.Tensor | None) -> dict:
         """One G update on fresh z (batch_size_g), plus MT-CT's super-resolution loss on `real` when switched on."""
         t, G, D = self.cfg.train, self.G, self.D
-        D.requires_grad_(False)
+        D.requires_grad_(t.d_grad_carryover)  # carry-over: the G loss's gradient stays in D's .grad for the next D step
         bg = t.batch_size_g // self.world_size
         z, y_fake = sample_latent(G, bg, device=self.device), sample_labels(G, bg, device=self.device)
         with self.autocast():
@@ -331,7 +381,8 @@ def _broadcast_from_main(*modules: nn.Module) -> None:
     """Start every rank from rank 0's weights and buffers (they are equal by seeding; this makes it certain)."""
     for module in modules:
         for tensor in [*module.parameters(), *module.buffers()]:
-            torch.distributed.broadcast(tensor.data, src=0)
+            if tensor.dtype != torch.bool:  # boolean buffers are masks derived from the config (TransGAN's locality mask)
+                torch.distributed.broadcast(tensor.data, src=0)
 
 
 def check_finite(values: dict[str, float], step: int) -> None:
