@@ -4,6 +4,9 @@ Followed: ``main_cls_int.lua`` at HEAD (db3f0c6), the script ``scripts/train_cub
 run (ngf 128, ndf 64, nz 100, nt 128, txtSize 1024, fineSize 64). ``text2image-cub`` and ``text2image-flowers``
 are the same networks; only the data differ. Inputs: z ~ N(0, I) (100-d, ``noise = 'normal'``) and a 1024-d
 char-CNN-RNN caption embedding phi(t) (in training the mean of 4 captions of the image, see gbench.data.text2image).
+Contract: the package's generator attributes (``num_classes`` 0) plus ``embedding_dim``; ``G(z, text_embedding)``,
+``D(x, text_embedding)`` and, per name, ``STYLE_ENCODERS[name]()`` building S. The official sampler
+(``txt2img_demo.lua``) puts G in evaluation mode (batch-norm running statistics) to sample.
 
 Generator, top to bottom (64x64; state sizes in brackets):
   text projection  Linear(1024, 128) + LeakyReLU(0.2)            (``fcG``; no batch norm in G's projection)
