@@ -62,8 +62,21 @@ def _img2img(name):
     return load
 
 
+def _captioned(name):
+    """The images of a captioned set (gbench/data/text2image.py) at `resolution` (default 64); "train" is the
+    authors' train+val classes. The captions are loaded with `gbench.data.text2image.load_text2image`."""
+
+    def load(root, split, resolution, size):
+        from gbench.data.text2image import load_text2image
+
+        return load_text2image(name, root, split={"train": "trainval"}.get(split, split), load_size=resolution or 64).image_set()
+
+    return load
+
+
 LOADERS = {"shapes32": _shapes32, "shapes-gray": _shapes_gray, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba,
-           **{name: _img2img(name) for name in ("facades", "maps", "cityscapes", "horse2zebra", "toyscapes")}}
+           **{name: _img2img(name) for name in ("facades", "maps", "cityscapes", "horse2zebra", "toyscapes")},
+           **{name: _captioned(name) for name in ("cub", "flowers")}}
 
 
 def load_dataset(name: str, split: str = "train", *, root: str | Path = "", resolution: int = 0, size: int = 0) -> ImageSet:
