@@ -21,6 +21,12 @@ from gbench.errors import GBenchError
 PRESETS = ("paper", "quick", "smoke")
 
 
+def added_field(default: Any) -> Any:
+    """A config field added after the experiments' hashes were fixed: it enters `RunConfig.hash()` only when it differs
+    from `default`, so adding it leaves every existing run directory name (and tests/snapshots/hashes.json) unchanged."""
+    return field(default=default, metadata={"hashed_when_default": False})
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     generator: str = "dcgan"  # a reference_models name
@@ -41,6 +47,8 @@ class DataConfig:
     # image-to-image (gbench/data/paired.py): both images are resized to load_size, then cropped to `resolution` at random
     load_size: int = 0  # bicubic resize before the random crop (pix2pix / CycleGAN: 286 for 256 crops); 0 = resolution
     direction: str = "AtoB"  # AtoB: translate A (left half / trainA) into B; BtoA: the reverse (official --direction)
+    # text-to-image (gbench/train/text2image.py): each image's conditioning is the mean of this many of its caption embeddings
+    num_captions: int = added_field(4)  # icml2016 numCaption (train_cub.sh / train_flowers.sh: 4)
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,10 @@ class TrainConfig:
     pool_size: int = 0  # history of generated images D is fed (CycleGAN 50); 0 = the current fakes
     epochs_constant: int = 0  # LR by data epochs: this many epochs at the base LR ...
     epochs_decay: int = 0  # ... then linear decay to 0 over this many (pix2pix / CycleGAN 100 + 100); 0 = lr_schedule
+    # text-to-image trainer (task "text2image", gbench/train/text2image.py)
+    objective: str = added_field("")  # gan | gan-cls | gan-int | gan-int-cls (Reed et al. 2016); "" = not a text-to-image run
+    lr_step_every_epochs: int = added_field(0)  # lr_schedule "epoch-decay": LR x lr_step_factor at every this-many-th epoch (1-based)
+    style_steps: int = added_field(0)  # steps of the style encoder S after the `steps` GAN steps (G frozen); 0 = no S
 
 
 @dataclass(frozen=True)
@@ -127,8 +139,13 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def hash(self) -> str:
-        """sha256 of the canonical JSON of everything that changes the result."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, default=list)
+        """sha256 of the canonical JSON of everything that changes the result (`added_field`s only when not at their default)."""
+        data = self.to_dict()
+        for name, cls in SECTIONS.items():
+            for f in fields(cls):
+                if f.metadata.get("hashed_when_default") is False and data[name][f.name] == f.default:
+                    del data[name][f.name]
+        blob = json.dumps(data, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

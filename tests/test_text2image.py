@@ -14,7 +14,7 @@ from gbench.data import load_dataset
 from gbench.data import text2image as t2i
 from gbench.data.t7 import T7Error, load_t7
 from gbench.errors import GBenchError
-from gbench.losses_text2image import gan_cls_d_loss, gan_int_g_loss, interpolate_halves, style_loss, with_interpolations
+from gbench.losses import gan_cls_d_loss, gan_int_g_loss, interpolate_halves, style_loss, with_interpolations
 from reference_models import text2image as model
 
 # ----------------------------------------------------------------------------------------------------- counts
