@@ -63,13 +63,14 @@ def _img2img(name):
 
 
 def _captioned(name):
-    """The images of a captioned set (gbench/data/text2image.py) at `resolution` (default 64); "train" is the
-    authors' train+val classes. The captions are loaded with `gbench.data.text2image.load_text2image`."""
+    """The images of a captioned set (gbench/data/text2image.py) as the text-to-image protocols compare them: resized to
+    76/64 x `resolution` (default 64; icml2016 loadSize 76 for fineSize 64) and centre-cropped to `resolution`;
+    "train" is the authors' train+val classes. The captions come with `gbench.data.text2image.load_captioned`."""
 
     def load(root, split, resolution, size):
-        from gbench.data.text2image import load_text2image
+        from gbench.data.text2image import centre_cropped_images
 
-        return load_text2image(name, root, split={"train": "trainval"}.get(split, split), load_size=resolution or 64).image_set()
+        return centre_cropped_images(name, split, root=root, resolution=resolution or 64)
 
     return load
 

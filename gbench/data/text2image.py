@@ -213,24 +213,10 @@ def load_text2image(name: str, root: Path | str | None = None, split: str = "tra
         raise GBenchError(f"{name} split must be one of {', '.join(SPLIT_FILES)}, got {split!r}")
     source = SOURCES[name]
     root = resolve_root(root)
-    captions_dir, image_dir = root / source.caption_dir, root / source.image_dir
+    image_dir = root / source.image_dir
     require_files(name, root, [source.image_dir, f"{source.caption_dir}/{SPLIT_FILES[split]}"])
-    class_names = read_class_list(captions_dir / SPLIT_FILES[split])
     digest = hashlib.sha256(f"text2image-v{VERSION}-{name}-{split}-{load_size}-bilinear-limit{limit}".encode())
-    records, labels = [], []
-    for label, class_name in enumerate(class_names):
-        folder = captions_dir / class_name
-        files = sorted(folder.glob("*.t7")) if folder.is_dir() else []
-        if not files:
-            raise GBenchError(f"{source.title}: no .t7 files in {folder} (class {class_name} of {SPLIT_FILES[split]}); "
-                              f"re-extract the caption archive with `{fetch_command(name, root)}`")
-        for path in files[: limit or None]:  # parsing is per file; the numeric work below is batched
-            digest.update(f"{class_name}/{path.name}".encode() + hashlib.sha256(path.read_bytes()).digest())
-            records.append(read_caption_t7(path))
-            labels.append(label)
-    dims = {r.embeddings.shape[1] for r in records}
-    if len(dims) != 1:
-        raise GBenchError(f"{source.title}: caption embeddings of different sizes {sorted(dims)} in {captions_dir}")
+    class_names, records, labels = _caption_records(name, root, split, limit, digest)
 
     paths = [resolve_image(image_dir, r.image) for r in records]
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
@@ -248,6 +234,29 @@ def load_text2image(name: str, root: Path | str | None = None, split: str = "tra
         caption_offsets=torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)]),
         class_names=tuple(class_names), captions=captions, name=f"{name}-{split}-{load_size}", checksum=digest.hexdigest()[:16],
     )
+
+
+def _caption_records(name: str, root: Path, split: str, limit: int, digest) -> tuple[list[str], list[CaptionRecord], list[int]]:
+    """(class names, one record per .t7 file in class then file-name order, class index of each); `digest` is updated
+    with every file's name and bytes."""
+    source = SOURCES[name]
+    captions_dir = root / source.caption_dir
+    class_names = read_class_list(captions_dir / SPLIT_FILES[split])
+    records, labels = [], []
+    for label, class_name in enumerate(class_names):
+        folder = captions_dir / class_name
+        files = sorted(folder.glob("*.t7")) if folder.is_dir() else []
+        if not files:
+            raise GBenchError(f"{source.title}: no .t7 files in {folder} (class {class_name} of {SPLIT_FILES[split]}); "
+                              f"re-extract the caption archive with `{fetch_command(name, root)}`")
+        for path in files[: limit or None]:  # parsing is per file; the numeric work is batched by the callers
+            digest.update(f"{class_name}/{path.name}".encode() + hashlib.sha256(path.read_bytes()).digest())
+            records.append(read_caption_t7(path))
+            labels.append(label)
+    dims = {r.embeddings.shape[1] for r in records}
+    if len(dims) != 1:
+        raise GBenchError(f"{source.title}: caption embeddings of different sizes {sorted(dims)} in {captions_dir}")
+    return class_names, records, labels
 
 
 def _fetch(name: str, root: Path | str | None, image_top: str, image_dest: str, caption_counts: dict[str, int]) -> Path:
@@ -415,15 +424,16 @@ def mean_caption_embeddings(embeddings: torch.Tensor, caption_offsets: torch.Ten
     return embeddings[start[:, None] + pick].mean(1)
 
 
-def random_crop_flip(images: torch.Tensor, crop: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_crop_flip(images: torch.Tensor, crop: int, generator: torch.Generator | None = None, flip: bool = True) -> torch.Tensor:
     """uint8 (B, C, S, S) -> float (B, C, crop, crop) in [-1, 1]: one random crop position and a horizontal flip with
-    probability 0.5 per image (the official ``trainHook``). crop == S keeps the whole image (flip only)."""
+    probability 0.5 per image (the official ``trainHook``; ``flip=False`` draws the same numbers and flips nothing).
+    crop == S keeps the whole image (flip only)."""
     b, _, s, _ = images.shape
     if not 0 < crop <= s:
         raise GBenchError(f"crop size {crop} must be in 1..{s} (the stored image size)")
     top = torch.randint(0, s - crop + 1, (b,), generator=generator)
     left = torch.randint(0, s - crop + 1, (b,), generator=generator)
-    flip = torch.rand(b, generator=generator) < 0.5
+    flip = (torch.rand(b, generator=generator) < 0.5) & flip
     rows = (top[:, None] + torch.arange(crop))[:, :, None]  # (B, crop, 1)
     cols = left[:, None] + torch.arange(crop)  # (B, crop)
     cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, :]  # (B, 1, crop)
@@ -440,12 +450,121 @@ class TrainingBatch(NamedTuple):
 
 
 def sample_training_batch(data: CaptionedImageSet, batch_size: int, generator: torch.Generator | None = None,
-                          num_captions: int = NUM_CAPTIONS, crop: int = CROP_SIZE) -> TrainingBatch:
+                          num_captions: int = NUM_CAPTIONS, crop: int = CROP_SIZE, flip: bool = True) -> TrainingBatch:
     """One GAN-CLS training batch as ``trainLoader:sample_no_repl`` builds it (see the module docstring)."""
     real_index = class_uniform_indices(data.labels, batch_size, generator)
     embedding = mean_caption_embeddings(data.embeddings, data.caption_offsets, real_index, num_captions, generator)
     wrong_index = mismatched_indices(data.labels, real_index, generator)
-    real = random_crop_flip(data.images[real_index], crop, generator)
-    wrong = random_crop_flip(data.images[wrong_index], crop, generator)
+    real = random_crop_flip(data.images[real_index], crop, generator, flip)
+    wrong = random_crop_flip(data.images[wrong_index], crop, generator, flip)
     return TrainingBatch(real, embedding, wrong, real_index, wrong_index)
 
+
+
+# ------------------------------------------------------------------------------------------ by name (trainer, protocols, CLI)
+
+
+CAPTIONED = ("cub", "flowers", "shapes32")  # shapes32 = the captioned smoke set
+SMOKE_POOL_SIZE = 2_000  # shapes32 images whose captions form a split's pool when no size is given
+
+
+def _check_captioned(name: str) -> None:
+    if name not in CAPTIONED:
+        raise GBenchError(f"dataset {name!r} has no captions; the text-to-image GAN trains on {', '.join(CAPTIONED)}")
+
+
+def load_captioned(name: str, split: str = "train", *, root: Path | str = "", load_size: int = 0, resolution: int = CROP_SIZE,
+                   size: int = 0) -> CaptionedImageSet:
+    """A captioned set by name: "cub" / "flowers" with the authors' class split ("train" = their train+val classes),
+    images at ``load_size`` (0 = ``resolution``); "shapes32" = ``load_captioned_shapes(size, split, resolution)``."""
+    _check_captioned(name)
+    if name == "shapes32":
+        return load_captioned_shapes(size or SMOKE_POOL_SIZE, split, resolution)
+    return load_text2image(name, root or None, {"train": "trainval"}.get(split, split), load_size=load_size or resolution)
+
+
+def centre_crop(images: torch.Tensor, size: int) -> torch.Tensor:
+    """The centre size x size window of (N, C, S, S) images (the top-left of the two middles when S - size is odd)."""
+    offset = (images.shape[-1] - size) // 2
+    return images[..., offset : offset + size, offset : offset + size]
+
+
+def centre_cropped_images(name: str, split: str = "test", *, root: Path | str = "", resolution: int = CROP_SIZE) -> ImageSet:
+    """cub / flowers images resized to round(resolution * 76 / 64) and centre-cropped to ``resolution``: the mean of the
+    training crops (icml2016 crops 64 of 76), the reference images of the cub-is-fid / flowers-is-fid protocols."""
+    load_size = round(resolution * LOAD_SIZE / CROP_SIZE)
+    data = load_captioned(name, split, root=root, load_size=load_size, resolution=resolution)
+    checksum = hashlib.sha256(f"{data.checksum}-centre{resolution}".encode()).hexdigest()[:16]
+    return ImageSet(centre_crop(data.images, resolution).contiguous(), data.labels, f"{data.name}-centre{resolution}", checksum)
+
+
+@dataclass(frozen=True)
+class CaptionPool:
+    """Caption embeddings of one split, without images (what evaluation and sampling condition on)."""
+
+    embeddings: torch.Tensor  # float32 (M, E)
+    captions: tuple | None  # M strings, or None when the files carry no text
+    checksum: str
+    name: str
+
+
+def load_caption_pool(name: str, split: str = "test", *, root: Path | str = "", size: int = 0) -> CaptionPool:
+    """Every caption embedding of a split (cub / flowers: read from the .t7 files only, no image decoding;
+    shapes32: the first ``size`` test images' template captions through the smoke encoder)."""
+    _check_captioned(name)
+    if name == "shapes32":
+        data = load_captioned_shapes(size or SMOKE_POOL_SIZE, split)
+        return CaptionPool(data.embeddings, data.captions, data.checksum, data.name)
+    if split not in SPLIT_FILES and split != "train":
+        raise GBenchError(f"{name} split must be one of {', '.join(SPLIT_FILES)}, got {split!r}")
+    split = {"train": "trainval"}.get(split, split)
+    root = resolve_root(root or None)
+    require_files(name, root, [f"{SOURCES[name].caption_dir}/{SPLIT_FILES[split]}"])
+    digest = hashlib.sha256(f"text2image-captions-v{VERSION}-{name}-{split}".encode())
+    _, records, _ = _caption_records(name, root, split, 0, digest)
+    captions = tuple(c for r in records for c in r.captions) if all(r.captions is not None for r in records) else None
+    return CaptionPool(torch.from_numpy(np.concatenate([r.embeddings for r in records])), captions, digest.hexdigest()[:16],
+                       f"{name}-{split}-captions")
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def encode_captions(name: str, texts: list[str], embedding_dim: int, *, root: Path | str = "", text_encoder=None) -> torch.Tensor:
+    """(len(texts), embedding_dim) embeddings of free text for a model trained on captioned set ``name``.
+
+    shapes32: the smoke encoder (any text). cub / flowers: ``text_encoder`` (a callable list[str] -> (N, E)) when given;
+    otherwise the released char-CNN-RNN embedding of the same caption text found in the set's .t7 files (train+val,
+    then test), since gbench cannot run the authors' Torch text encoder."""
+    _check_captioned(name)
+    if not texts:
+        raise GBenchError("give at least one caption")
+    if name == "shapes32":
+        return SmokeTextEncoder(embedding_dim)(texts)
+    if text_encoder is not None:
+        out = torch.as_tensor(text_encoder(list(texts)), dtype=torch.float32)
+        if out.shape != (len(texts), embedding_dim):
+            raise GBenchError(f"the text encoder returned shape {tuple(out.shape)} for {len(texts)} captions; expected "
+                              f"({len(texts)}, {embedding_dim})")
+        return out
+    wanted = {_normalise(t) for t in texts}
+    found: dict[str, torch.Tensor] = {}
+    example = ""
+    for split in ("trainval", "test"):
+        pool = load_caption_pool(name, split, root=root)
+        if pool.captions is None:
+            break
+        example = example or pool.captions[0].strip()
+        for caption, embedding in zip(pool.captions, pool.embeddings):
+            key = _normalise(caption)
+            if key in wanted and key not in found:
+                found[key] = embedding
+        if len(found) == len(wanted):
+            break
+    missing = [t for t in texts if _normalise(t) not in found]
+    if missing:
+        raise GBenchError(f"no embedding for {missing[0]!r}: gbench cannot run the char-CNN-RNN text encoder (a Torch7 model), so "
+                          f"free text needs a text encoder (--text-encoder module:callable, list[str] -> (N, {embedding_dim})); "
+                          f"captions of the {name} set work as they are" + (f", e.g. {example!r}" if example else ""))
+    return torch.stack([found[_normalise(t)] for t in texts])

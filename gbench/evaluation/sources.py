@@ -85,6 +85,7 @@ class ContractGenerator(nn.Module):
         super().__init__()
         self.module, self.name, self.notes = module, name, notes
         self.latent_dim, self.num_classes, self.latent_distribution = latent_dim, num_classes, latent_distribution
+        self.embedding_dim = getattr(module, "embedding_dim", 0)  # text-conditional: forward(z, text_embedding)
         self.expected_shape: tuple[int, int, int] | None = None
         self._range_checked = False
 
