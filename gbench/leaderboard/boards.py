@@ -96,13 +96,15 @@ PAPER_PROTOCOLS: dict[str, PaperProtocol] = {p.id: p for p in (
                   {"extractor": TF_INCEPTION, "reference": "imagenet", "resolution": 128}),
     PaperProtocol("paper:stackgan-is-cub", "StackGAN's Inception score on CUB: Inception-v3 fine-tuned on the 50 CUB test classes "
                   "(hanzhanggit/StackGAN-inception-model, birds_valid299), images from test captions resized bilinearly to 299, softmax over "
-                  "the 50 classes, 10 splits",
+                  "the 50 classes, 10 splits (gbench's cub-is-fid scores IS with the ImageNet Inception: a different measurement, so no "
+                  "nominal equivalent)",
                   {"extractor": "inception-v3 fine-tuned on the CUB test classes (StackGAN)", "reference": "cub", "reference_split": "test",
-                   "is_splits": 10}, nominal="cub-is-fid"),
+                   "is_splits": 10}),
     PaperProtocol("paper:stackgan-is-flowers", "StackGAN's Inception score on Oxford-102: Inception-v3 fine-tuned on the 20 Oxford-102 test "
-                  "classes (hanzhanggit/StackGAN-inception-model, flowers_valid299), bilinear resize to 299, softmax over the 20 classes, 10 splits",
+                  "classes (hanzhanggit/StackGAN-inception-model, flowers_valid299), bilinear resize to 299, softmax over the 20 classes, "
+                  "10 splits (gbench's flowers-is-fid scores IS with the ImageNet Inception: a different measurement, so no nominal equivalent)",
                   {"extractor": "inception-v3 fine-tuned on the Oxford-102 test classes (StackGAN)", "reference": "flowers",
-                   "reference_split": "test", "is_splits": 10}, nominal="flowers-is-fid"),
+                   "reference_split": "test", "is_splits": 10}),
     PaperProtocol("paper:tise-cub", "TISE toolbox (Dinh et al. 2022) on CUB: FID by pytorch-fid against its bird_val.npz statistics; IS* with a "
                   "temperature-calibrated fine-tuned Inception; R-precision with its own image-text encoder; images from its test captions",
                   {"extractor": "pytorch-fid Inception (FID); calibrated fine-tuned Inception (IS*)", "reference": "cub"}),
