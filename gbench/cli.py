@@ -142,7 +142,8 @@ def sample(
 
     result = draw(experiment, class_label=class_label, n=n, seed=seed, run=run, checkpoint=checkpoint, preset=preset, overrides=set_,
                   runs_root=runs, out=out, device=device, captions=caption, text_encoder=text_encoder)
-    per_caption = f" ({len(result.images) // len(result.captions)} per caption x {len(result.captions)} captions)" if result.captions else ""
+    rows = len(result.captions or ())
+    per_caption = f" ({len(result.images) // rows} per caption x {rows} caption{'s' if rows > 1 else ''})" if rows else ""
     console.print(f"{len(result.images)} samples{per_caption} from {result.source} -> {result.path}", soft_wrap=True, highlight=False)
 
 

@@ -157,7 +157,7 @@ def test_random_crop_flip_takes_windows_of_the_source():
     flips = 0
     for k, crop in enumerate(((out + 1) * 127.5).round().to(torch.uint8)):
         src = images[k % 2]
-        windows = [src[:, t : t + 4, l : l + 4] for t in range(3) for l in range(3)]
+        windows = [src[:, top : top + 4, left : left + 4] for top in range(3) for left in range(3)]
         plain = any(torch.equal(crop, w) for w in windows)
         flipped = any(torch.equal(crop, w.flip(-1)) for w in windows)
         assert plain or flipped

@@ -2,12 +2,12 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from gbench import losses
 from gbench.cli import app
 from gbench.config import RunConfig
 from gbench.data import text2image as t2i
@@ -189,7 +189,7 @@ def test_caption_protocol_scores_an_oracle_far_above_a_constant_generator(smoke_
     assert result["fingerprint"].startswith("toy-shapes32-captions@") and result["fingerprint"] == constant["fingerprint"]
     assert result["matching"]["fingerprint"].startswith("toy-shapes32-captions+r-precision@")
     assert result["metrics"]["fid"] < 5 < constant["metrics"]["fid"]  # the oracle draws (with repeats) from the reference images
-    assert result["metrics"]["r_precision"] > 0.1 and constant["metrics"]["r_precision"] < 0.05  # chance is 0.01
+    assert result["metrics"]["r_precision"] > 10 and constant["metrics"]["r_precision"] < 5  # percent; chance is 1
 
 
 def test_matching_hits_rank_the_own_caption_against_99_others():
@@ -237,7 +237,7 @@ def test_smoke_run_end_to_end(smoke_run):
     assert first["step"] == 0 and final["step"] == 260 and final["generator"] == "G"
     assert final["fingerprint"].startswith("toy-shapes32-captions@") and final["fingerprint"] == first["fingerprint"]
     assert final["metrics"]["fid"] < 0.9 * first["metrics"]["fid"]
-    assert 0 <= final["metrics"]["r_precision"] <= 1 and final["matching"]["encoder"] == "toy-shapes32-ridge"
+    assert 0 <= final["metrics"]["r_precision"] <= 100 and final["matching"]["encoder"] == "toy-shapes32-ridge"
     style = final["style_encoder"]
     assert style["mse"] < style["mse_of_zero"]  # S learned something about z in 100 steps
     log = [json.loads(line) for line in (smoke_run / "metrics.jsonl").read_text().splitlines()]
@@ -246,6 +246,15 @@ def test_smoke_run_end_to_end(smoke_run):
     report = (smoke_run / "report.md").read_text()
     assert "## Style transfer" in report and "style-transfer-step-00000260.png" in report
     assert (smoke_run / "samples" / "step-00000260.png").exists()
+
+
+def test_leaderboard_rows_put_r_precision_under_the_matching_fingerprint(smoke_run):
+    from gbench.leaderboard.rows import rows_from_run
+
+    data = json.loads((smoke_run / "eval.json").read_text())
+    rows = {r.metric: r for r in rows_from_run(smoke_run, data)}
+    assert rows["R-precision"].protocol == data["final"]["matching"]["fingerprint"] != rows["FID"].protocol
+    assert rows["FID"].protocol == data["final"]["fingerprint"]
 
 
 def test_cli_sample_with_captions(smoke_run, tmp_path):
@@ -299,3 +308,16 @@ def test_cub_caption_pool_reference_view_and_caption_lookup(tmp_path, monkeypatc
     assert torch.equal(own, torch.ones(1, 1024))
     with pytest.raises(GBenchError, match="returned shape"):
         t2i.encode_captions("cub", ["x"], 1024, text_encoder=lambda texts: torch.ones(len(texts), 7))
+
+
+def test_caption_grid_labels_each_row():
+    from gbench.sampling import CAPTION_WIDTH, caption_grid_image
+
+    images = torch.zeros(6, 3, 32, 32, dtype=torch.uint8)
+    grid = caption_grid_image(images, ["a caption that is long enough to wrap over two lines or more in the column", "b"], 3)
+    assert grid.size == (CAPTION_WIDTH + 3 * 34 + 2, 2 * 34 + 2)
+    pixels = torch.from_numpy(np.asarray(grid).copy())
+    assert (pixels[:34, :CAPTION_WIDTH] < 128).any() and (pixels[36:, :CAPTION_WIDTH] < 128).any()  # text in both rows
+    assert (pixels[:, CAPTION_WIDTH + 2 : CAPTION_WIDTH + 34] == 0).all(dim=-1).any()  # the images, right of the text
+    with pytest.raises(GBenchError, match="do not fill"):
+        caption_grid_image(images, ["a"], 3)

@@ -9,8 +9,8 @@ whatever the batch size or the number of processes. Protocols without captions n
 
 Matching score (R-precision, AttnGAN / TISE style, R = 1): for every generated image, its own caption and 99 other
 captions of the pool (drawn per chunk from a generator seeded by the sample seed and chunk index) are ranked by the
-cosine similarity of an image-text encoder's image and caption vectors; the score is the fraction of images whose own
-caption ranks strictly first (ties count as misses). The encoder is pluggable (`Protocol.matching_encoder`):
+cosine similarity of an image-text encoder's image and caption vectors; the score is the percentage of images whose own
+caption ranks strictly first (ties count as misses; chance is 1%). The encoder is pluggable (`Protocol.matching_encoder`):
 - `toy-shapes32-ridge` (smoke protocol): image vector = a ridge-regression map from the toy classifier's 64 features and
   a 64-bin colour histogram to the 1024-d caption embedding space, fit in closed form on 2,000 captioned shapes32
   training images (the target is each image's mean caption embedding); caption vector = the embedding itself;

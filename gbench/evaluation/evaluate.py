@@ -433,7 +433,7 @@ def _add_matching_score(result: dict, G: nn.Module, protocol: Protocol, seed: in
         vectors = torch.cat([encoder.encode_images(batch).cpu() for batch in generated_chunk(G, seed, index, stop - start, batch_size, device)])
         hits += matching_hits(vectors, caption_index, caption_vectors, matching_seed(seed, index))
     hits = sum(dist.all_gather_object(hits)) if dist.world_size() > 1 else hits
-    result["metrics"]["r_precision"] = hits / protocol.n_gen
+    result["metrics"]["r_precision"] = 100.0 * hits / protocol.n_gen  # percent, as AttnGAN and TISE print it
     result["matching"] = {"encoder": encoder.name, "encoder_sha256": encoder.sha256, "candidates": MATCHING_CANDIDATES,
                           "n": protocol.n_gen, "fingerprint": matching_fingerprint(result["fingerprint"], encoder),
                           "seconds": round(time.perf_counter() - started, 3)}

@@ -50,7 +50,8 @@ from gbench.protocols import Protocol, get_protocol
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 LEADERBOARD_COLUMNS = ("board", "model", "setting", "metric", "value", "std", "protocol", "n_gen", "n_ref", "reference_split",
                        "source", "notes")
-HEADLINES = (("IS", "is_mean", "is_std", "IS splits"), ("FID", "fid", None, ""), ("KID", "kid_mean", "kid_std", "KID subsets"))
+HEADLINES = (("IS", "is_mean", "is_std", "IS splits"), ("FID", "fid", None, ""), ("KID", "kid_mean", "kid_std", "KID subsets"),
+             ("R-precision", "r_precision", None, ""))  # text-to-image protocols with a matching encoder (percent)
 GREYSCALE_REFERENCES = {"mnist"}
 
 
@@ -366,7 +367,8 @@ def leaderboard_rows(report: dict, board: str | None = None, model: str | None =
             note = ""
         rows.append({
             "board": board or protocol.reference, "model": model or report["model"], "setting": report["setting"], "metric": s["metric"],
-            "value": f"{s['value']:.6g}", "std": "" if std is None else f"{std:.3g}", "protocol": first["fingerprint"],
+            "value": f"{s['value']:.6g}", "std": "" if std is None else f"{std:.3g}",
+            "protocol": first["matching"]["fingerprint"] if s["metric"] == "R-precision" else first["fingerprint"],  # covers the encoder
             "n_gen": first["n_gen"], "n_ref": first["n_ref"], "reference_split": protocol.reference_split, "source": report["origin"],
             "notes": "; ".join([n for n in [note, *notes] if n]),
         })

@@ -117,7 +117,8 @@ COMPARED = ("extractor", "reference", "reference_split", "n_gen", "n_ref", "reso
             "segmentation_classes")
 
 # local results: headline metric keys of eval.json -> leaderboard metric name (and the key of its spread)
-RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std")}
+RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std"),
+                  "r_precision": ("R-precision", None)}  # text-to-image matching score (percent), under its own fingerprint
 SPREAD_KEYS = {"is_std", "kid_std"}
 
 

@@ -40,7 +40,6 @@ import math
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from gbench import losses
 from gbench.config import RunConfig
