@@ -132,10 +132,10 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol("toy-shapes32", "shapes32 toy protocol: features of a small classifier trained on shapes32; not comparable to any paper",
                  "toy-shapes32", "shapes32", "test", 2_000, 5_000, 32, "none (32x32 in)", kid_subsets=50, kid_subset_size=1000),
         Protocol("toy-shapes32-captions", "captioned shapes32 toy protocol: 2,000 samples, each conditioned on a template caption of "
-                 "the first 2,000 shapes32 test images (drawn in the sample stream), vs those 2,000 images; toy-classifier features; "
-                 "text-image matching by a ridge map from toy features to caption embeddings; not comparable to any paper",
-                 "toy-shapes32", "shapes32", "test", 2_000, 2_000, 32, "none (32x32 in)", kid_subsets=50, kid_subset_size=1000,
-                 sample_stream=CAPTION_STREAM, captions="shapes32/test",
+                 "the first 2,000 shapes32 test images (drawn in the sample stream), vs those 2,000 images; toy-classifier features for "
+                 "IS and FID (the metrics of cub-is-fid); text-image matching by a ridge map from toy features to caption embeddings; "
+                 "not comparable to any paper", "toy-shapes32", "shapes32", "test", 2_000, 2_000, 32, "none (32x32 in)",
+                 metrics=("is", "fid"), sample_stream=CAPTION_STREAM, captions="shapes32/test",
                  caption_encoder="gbench smoke text encoder v1 (hashed words and word pairs, 1024-d, seed 0)",
                  matching_encoder="toy-shapes32-ridge"),
         Protocol("cub-is-fid", "CUB-200-2011 text-to-image at 64x64: 30,000 samples, each conditioned on one caption of the 50 test "

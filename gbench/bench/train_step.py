@@ -47,8 +47,12 @@ def _bench_config(cfg: RunConfig, variant: dict) -> RunConfig:
 
 def time_steps(cfg: RunConfig, device: torch.device, *, steps: int = 5, warmup: int = 2, label: str = "") -> StepTiming:
     """Mean images/s of `steps` D steps and `steps` G steps after `warmup` of each."""
+    from gbench.experiments import get_experiment
     from gbench.train.gan import GANTrainer
 
+    task = get_experiment(cfg.experiment).task
+    if task != "gan":
+        raise GBenchError(f"gbench bench times the GAN trainer's D and G steps; {cfg.experiment} trains with the {task!r} trainer")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     trainer = GANTrainer(cfg, device)

@@ -38,6 +38,7 @@ from gbench.protocols import Protocol
 
 MATCHING_ENV = "GBENCH_TEXT_IMAGE_ENCODER"
 MATCHING_CANDIDATES = 100  # the true caption and 99 others
+MATCHING_BLOCK = 100  # images scored at once
 RIDGE_TRAIN_IMAGES = 2_000
 RIDGE_LAMBDA = 1.0
 HISTOGRAM_LEVELS = 4  # per colour channel: 4^3 = 64 bins
@@ -201,8 +202,12 @@ def matching_hits(image_vectors: torch.Tensor, caption_index: torch.Tensor, capt
     candidates = torch.cat([caption_index[:, None], others], 1)
     images = nn.functional.normalize(image_vectors.float().cpu(), dim=1)
     texts = nn.functional.normalize(caption_vectors.float().cpu(), dim=1)
-    scores = torch.einsum("nd,ncd->nc", images, texts[candidates])
-    return int((scores[:, 0] > scores[:, 1:].max(1).values).sum())
+    hits = 0
+    for start in range(0, n, MATCHING_BLOCK):  # the gathered candidates are (rows, 100, D): a block at a time
+        rows = slice(start, start + MATCHING_BLOCK)
+        scores = torch.bmm(texts[candidates[rows]], images[rows, :, None])[..., 0]
+        hits += int((scores[:, 0] > scores[:, 1:].max(1).values).sum())
+    return hits
 
 
 def matching_fingerprint(fingerprint: str, encoder: MatchingEncoder) -> str:
