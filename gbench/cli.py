@@ -168,7 +168,10 @@ def run(
 def sample(
     experiment: Optional[str] = typer.Argument(None, help="experiment; its newest run under --runs is used unless --run/--checkpoint"),
     class_label: Optional[int] = typer.Option(None, "--class", help="class-conditional models: draw every sample of this class"),
-    n: int = typer.Option(64, "--n", help="number of samples"),
+    caption: List[str] = typer.Option([], "--caption", help="text-to-image models: a caption (repeat for more); one row of samples each"),
+    text_encoder: Optional[str] = typer.Option(None, "--text-encoder", help="text-to-image on CUB / Oxford-102: module:callable "
+                                               "returning a function list[str] -> (N, 1024) caption embeddings"),
+    n: Optional[int] = typer.Option(None, "--n", help="number of samples (default 64; with --caption: per caption, default 8)"),
     seed: int = typer.Option(0, "--seed", help="seed of z (and labels)"),
     run: Optional[Path] = typer.Option(None, "--run", help="a run directory (its EMA generator)"),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="a gbench checkpoint or a generator state_dict"),
@@ -178,15 +181,18 @@ def sample(
     out: Path = typer.Option(Path("samples.png"), "--out", help="PNG grid to write"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
 ) -> None:
-    """Draw samples from a trained generator into a PNG grid (all of one class with --class).
+    """Draw samples from a trained generator into a PNG grid (all of one class with --class; one row per --caption).
 
-    Examples: `gbench sample cdcgan --class 3 --out cats.png`, `gbench sample --run runs/dcgan/smoke-8de5c27f`
+    Examples: `gbench sample cdcgan --class 3 --out cats.png`, `gbench sample --run runs/dcgan/smoke-8de5c27f`,
+    `gbench sample text2image-cub --caption "this bird is completely red" --caption "a small yellow bird with black wings"`
     """
     from gbench.sample import sample as draw
 
     result = draw(experiment, class_label=class_label, n=n, seed=seed, run=run, checkpoint=checkpoint, preset=preset, overrides=set_,
-                  runs_root=runs, out=out, device=device)
-    console.print(f"{len(result.images)} samples from {result.source} -> {result.path}", soft_wrap=True, highlight=False)
+                  runs_root=runs, out=out, device=device, captions=caption, text_encoder=text_encoder)
+    rows = len(result.captions or ())
+    per_caption = f" ({len(result.images) // rows} per caption x {rows} caption{'s' if rows > 1 else ''})" if rows else ""
+    console.print(f"{len(result.images)} samples{per_caption} from {result.source} -> {result.path}", soft_wrap=True, highlight=False)
 
 
 @app.command()

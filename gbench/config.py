@@ -47,6 +47,8 @@ class DataConfig:
     # image-to-image (gbench/data/paired.py): both images are resized to load_size, then cropped to `resolution` at random
     load_size: int = 0  # bicubic resize before the random crop (pix2pix / CycleGAN: 286 for 256 crops); 0 = resolution
     direction: str = "AtoB"  # AtoB: translate A (left half / trainA) into B; BtoA: the reverse (official --direction)
+    # text-to-image (gbench/train/text2image.py): each image's conditioning is the mean of this many of its caption embeddings
+    num_captions: int = added_field(4)  # icml2016 numCaption (train_cub.sh / train_flowers.sh: 4)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ class TrainConfig:
     pool_size: int = 0  # history of generated images D is fed (CycleGAN 50); 0 = the current fakes
     epochs_constant: int = 0  # LR by data epochs: this many epochs at the base LR ...
     epochs_decay: int = 0  # ... then linear decay to 0 over this many (pix2pix / CycleGAN 100 + 100); 0 = lr_schedule
+    # text-to-image trainer (task "text2image", gbench/train/text2image.py)
+    objective: str = added_field("")  # gan | gan-cls | gan-int | gan-int-cls (Reed et al. 2016); "" = not a text-to-image run
+    lr_step_every_epochs: int = added_field(0)  # lr_schedule "epoch-decay": LR x lr_step_factor at every this-many-th epoch (1-based)
+    style_steps: int = added_field(0)  # steps of the style encoder S after the `steps` GAN steps (G frozen); 0 = no S
 
 
 @dataclass(frozen=True)
@@ -278,7 +284,8 @@ def non_defaults(cfg: RunConfig, base: RunConfig) -> set[str]:
 # The names the trainers accept (tests check these equal the trainers' own lists).
 LOSSES = ("ns", "minimax", "hinge", "wgan", "wgan-gp", "wgan-gp-eps", "lsgan")
 LOOP_ORDERS = ("d-first", "g-first", "g-first-skip0", "simultaneous")
-LR_SCHEDULES = ("constant", "linear", "exponential", "step")
+LR_SCHEDULES = ("constant", "linear", "exponential", "step", "epoch-decay")
+TEXT2IMAGE_OBJECTIVES = ("", "gan", "gan-cls", "gan-int", "gan-int-cls")
 AUGMENTS = ("none", "diffaug", "diffaug-transgan")
 AUGMENT_OPS = {"diffaug": ("color", "translation", "cutout"), "diffaug-transgan": ("color", "translation", "cutout", "stl_erase_ratio")}
 PIX2PIX_OBJECTIVES = ("l1", "gan", "cgan", "l1+gan", "l1+cgan")
@@ -323,7 +330,7 @@ RULES: dict[str, tuple] = {
     "model.g_kwargs": _ANY, "model.d_kwargs": _ANY,  # checked against the model's config dataclass when the models are built
     "data.dataset": _rule(bool, "a dataset name"), "data.split": _rule(bool, "a split name"), "data.root": _ANY,
     "data.resolution": _at_least(1), "data.flip": _ANY, "data.size": _at_least(0), "data.dequantize": _ANY,
-    "data.load_size": _at_least(0), "data.direction": _one_of("AtoB", "BtoA"),
+    "data.load_size": _at_least(0), "data.direction": _one_of("AtoB", "BtoA"), "data.num_captions": _at_least(1),
     "train.steps": _at_least(0), "train.n_critic": _at_least(1), "train.batch_size_d": _at_least(1), "train.batch_size_g": _at_least(1),
     "train.loss": _one_of(*LOSSES), "train.gp_weight": _at_least(0), "train.drift_weight": _at_least(0), "train.r1_gamma": _at_least(0),
     "train.r1_after_augment": _ANY, "train.loop_order": _one_of(*LOOP_ORDERS), "train.optimizer": _one_of("adam", "sgd"),
@@ -342,7 +349,8 @@ RULES: dict[str, tuple] = {
     "train.pretrain_steps": _at_least(0), "train.lr_step_at": _at_least(0), "train.lr_step_factor": _positive(),
     "train.pix2pix_objective": _one_of(*PIX2PIX_OBJECTIVES), "train.lambda_l1": _at_least(0), "train.lambda_cycle": _at_least(0),
     "train.lambda_identity": _at_least(0), "train.pool_size": _at_least(0), "train.epochs_constant": _at_least(0),
-    "train.epochs_decay": _at_least(0),
+    "train.epochs_decay": _at_least(0), "train.objective": _one_of(*TEXT2IMAGE_OBJECTIVES), "train.lr_step_every_epochs": _at_least(0),
+    "train.style_steps": _at_least(0),
     "eval.protocol": _rule(bool, "a protocol id (`gbench protocols`)"), "eval.at_start": _ANY, "eval.use_ema": _ANY,
     "eval.batch_size": _at_least(1), "eval.segmenter": _ANY, "eval.g_train_mode": _ANY, "eval.g_train_mode_batch": _at_least(1),
 }
@@ -400,6 +408,8 @@ def validate(cfg: RunConfig) -> RunConfig:
                                                             f"data.resolution {d.resolution}"),
         (t.augment in AUGMENT_OPS and any(op not in AUGMENT_OPS[t.augment] for op in _policy_ops(t.augment_policy)),
          f"train.augment_policy {t.augment_policy!r}: {t.augment} takes " + ", ".join(AUGMENT_OPS.get(t.augment, ()))),
+        (t.lr_schedule == "epoch-decay" and t.lr_step_every_epochs < 1, "train.lr_schedule epoch-decay needs "
+                                                                         "train.lr_step_every_epochs >= 1 (icml2016: 100)"),
         (t.ema_halflife_kimg == 0 and t.ema_rampup > 0, "train.ema_rampup caps the EMA half-life: it needs train.ema_halflife_kimg > 0"),
     ]
     for broken, message in rules:

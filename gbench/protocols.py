@@ -30,6 +30,12 @@ SR_METRICS = ("psnr_y", "ssim_y", "psnr_rgb")  # SSIM: MATLAB/BasicSR (11x11 Gau
 # image-to-image (gbench/evaluation/fcn.py)
 FCN_METRICS = ("pixel_acc", "class_acc", "class_iou")
 FCN_RESIZE = "PIL bilinear on uint8 to the label map's resolution before segmentation (scipy.misc.imresize); labels never resized"
+# text-to-image (gbench/evaluation/captions.py): the caption of each sample is drawn like a class label, into the pool
+CAPTION_STREAM = f"v1: chunks of {STREAM_CHUNK}, z then caption indices (uniform over the pool) per chunk from sha256(seed, chunk index)"
+TEXT2IMAGE_RESIZE = ("test images: PIL bilinear to 76x76 (aspect not kept, icml2016 loadSize) and the centre 64x64 (the mean of the "
+              "training crops); samples 64x64; both then TF1-compatible bilinear to 299x299 inside torch-fidelity's inception-v3-compat")
+CHAR_CNN_RNN = "char-CNN-RNN (Reed et al., CVPR 2016): the embeddings released in the authors' caption archive, one per caption"
+MATCHING_PLUGGABLE = "pluggable: GBENCH_TEXT_IMAGE_ENCODER=module:callable (off when unset)"
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,10 @@ class Protocol:
     dc_k: int = 0  # neighbourhood size of density/coverage
     knn_subsample: int = 0  # rows of each set the k-NN metrics use, drawn at random without replacement; 0 = every row
     knn_seed: int = 0  # np.random.RandomState seed of those rows (real rows drawn first, then generated)
+    # text-to-image protocols (gbench/evaluation/captions.py); empty for the others
+    captions: str = ""  # "<dataset>/<split>": every sample is conditioned on one caption of this pool, drawn in the sample stream
+    caption_encoder: str = ""  # what made the pool's embeddings
+    matching_encoder: str = ""  # image-text encoder of the text-image matching score (R-precision); "" = no matching score
 
     def constants(self) -> dict:
         """Every constant, prose included (what `gbench protocols ID` shows)."""
@@ -76,6 +86,7 @@ class Protocol:
         for name in ("scale", "crop_border", "test_sets", "lr_source",  # SR and img2img only: left out of other protocols' constants,
                      "source_split", "segmentation_classes", "reference_compatible",  # so their fingerprints (and reference-statistics
                      "pr_k", "dc_k", "knn_subsample",  # cache keys) did not change when SR, img2img and the k-NN metrics came;
+                     "captions", "caption_encoder", "matching_encoder",  # text-to-image only
                      "is_splits"):  # 0 only in protocols without IS (the DINOv2 ones)
             if not out[name]:
                 del out[name]
@@ -137,6 +148,26 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol("toy-shapes-gray28", "shapes-gray toy protocol (the MNIST models' smoke runs): grey 28x28 samples vs grey 28x28 shapes "
                  "through the toy-shapes32 classifier; not comparable to any paper", "toy-shapes32", "shapes-gray", "test", 2_000, 5_000, 28,
                  "grey replicated to RGB, bilinear (antialiased) 28 -> 32 inside the toy classifier", kid_subsets=50, kid_subset_size=1000),
+        Protocol("toy-shapes32-captions", "captioned shapes32 toy protocol: 2,000 samples, each conditioned on a template caption of "
+                 "the first 2,000 shapes32 test images (drawn in the sample stream), vs those 2,000 images; toy-classifier features for "
+                 "IS and FID (the metrics of cub-is-fid); text-image matching by a ridge map from toy features to caption embeddings; "
+                 "not comparable to any paper", "toy-shapes32", "shapes32", "test", 2_000, 2_000, 32, "none (32x32 in)",
+                 metrics=("is", "fid"), sample_stream=CAPTION_STREAM, captions="shapes32/test",
+                 caption_encoder="gbench smoke text encoder v1 (hashed words and word pairs, 1024-d, seed 0)",
+                 matching_encoder="toy-shapes32-ridge"),
+        Protocol("cub-is-fid", "CUB-200-2011 text-to-image at 64x64: 30,000 samples, each conditioned on one caption of the 50 test "
+                 "classes (2,933 images x 10 captions) drawn in the sample stream; IS (10 splits) with the ImageNet Inception and FID "
+                 "against the test images; R-precision when an image-text encoder is plugged in. Not comparable to StackGAN's IS "
+                 "(2.88 for GAN-INT-CLS: an Inception fine-tuned on the 50 test classes, a pluggable asset gbench does not ship) nor to "
+                 "published FIDs (other resolutions and reference statistics)", "inception-v3-compat", "cub", "test",
+                 30_000, 0, 64, TEXT2IMAGE_RESIZE, metrics=("is", "fid"), sample_stream=CAPTION_STREAM, captions="cub/test",
+                 caption_encoder=CHAR_CNN_RNN, matching_encoder=MATCHING_PLUGGABLE),
+        Protocol("flowers-is-fid", "Oxford-102 text-to-image at 64x64: 30,000 samples, each conditioned on one caption of the 20 test "
+                 "classes (1,155 images x 10 captions) drawn in the sample stream; IS (10 splits) with the ImageNet Inception and FID "
+                 "against the test images; R-precision when an image-text encoder is plugged in. Not comparable to StackGAN's IS "
+                 "(2.66 for GAN-INT-CLS: an Inception fine-tuned on the 20 test classes, a pluggable asset gbench does not ship)",
+                 "inception-v3-compat", "flowers", "test", 30_000, 0, 64, TEXT2IMAGE_RESIZE, metrics=("is", "fid"), sample_stream=CAPTION_STREAM,
+                 captions="flowers/test", caption_encoder=CHAR_CNN_RNN, matching_encoder=MATCHING_PLUGGABLE),
     ]
 }
 

@@ -41,8 +41,10 @@ def _trainer_class(task: str):
     """The trainer of a task kind: "gan" (unconditional/conditional); more kinds register here."""
     from gbench.train.img2img import CycleGANTrainer, Pix2PixTrainer
     from gbench.train.sr import SRTrainer
+    from gbench.train.text2image import Text2ImageTrainer
 
-    trainers = {"gan": GANTrainer, "sr": SRTrainer, "paired": Pix2PixTrainer, "unpaired": CycleGANTrainer}
+    trainers = {"gan": GANTrainer, "sr": SRTrainer, "paired": Pix2PixTrainer, "unpaired": CycleGANTrainer,
+                "text2image": Text2ImageTrainer}
     if task not in trainers:
         raise GBenchError(f"no trainer for task {task!r}; known: {', '.join(trainers)}")
     return trainers[task]
@@ -222,6 +224,7 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
     if world > 1:
         _seed_everything(cfg.seed + RANK_SEED_STRIDE * rank)  # then a different, reproducible noise stream per rank
     t = cfg.train
+    total_steps = getattr(trainer, "total_steps", t.steps)  # a trainer with a second stage (text2image's style encoder) counts it too
 
     def evaluate(step: int) -> dict:
         with console.status(f"evaluating step {step} under {cfg.eval.protocol} ..."):
@@ -294,11 +297,11 @@ def train_and_evaluate(cfg: RunConfig, *, task: str = "gan", out: str | Path = "
     columns = [TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[losses]}"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False, disable=plain) as progress:
-        bar = progress.add_task("train", total=t.steps, completed=trainer.step, losses="")
-        while trainer.step < t.steps:
+        bar = progress.add_task("train", total=total_steps, completed=trainer.step, losses="")
+        while trainer.step < total_steps:
             trainer.train_step(log)
             progress.update(bar, completed=trainer.step)
-            last = trainer.step == t.steps
+            last = trainer.step == total_steps
             if trainer.step % t.log_every == 0 or last:
                 flush_log()
             if main and ((t.sample_every and trainer.step % t.sample_every == 0) or last):

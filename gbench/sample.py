@@ -11,6 +11,11 @@ Sampling never touches the global torch RNG (a private `torch.Generator` for z a
 generators that draw noise internally), so the same `seed` gives the same images on every call. With
 `class_label=K` every sample is of class K; without it a conditional generator gets labels drawn uniformly,
 as in evaluation.
+
+Text-to-image generators (an `embedding_dim` attribute) need `captions`: each caption is embedded with the text encoder
+of the data the run trained on (`gbench.data.text2image.encode_captions`: the smoke encoder for shapes32; for CUB /
+Oxford-102 a pluggable `text_encoder` module:callable, or the released embedding of a caption found in the set) and
+gets one row of `n` samples; column j uses the same z in every row, so a column keeps its style across captions.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class Samples:
     labels: torch.Tensor | None  # int64 (n,) class of each image; None for an unconditional generator
     source: str  # where the generator came from, e.g. "run runs/cdcgan/smoke-1a2b3c4d: smoke preset, step 150, EMA generator"
     path: Path | None = None  # the PNG grid, when one was written
+    captions: list[str] | None = None  # text-to-image: the caption of each row (n images per caption)
 
 
 def latest_run(experiment: str, runs_root: str | Path = "runs", preset: str | None = None) -> Path:
@@ -53,6 +59,13 @@ def latest_run(experiment: str, runs_root: str | Path = "runs", preset: str | No
 def load_generator(experiment: str | None = None, *, run: str | Path | None = None, checkpoint: str | Path | None = None,
                    preset: str | None = None, overrides: list[str] | tuple = (), runs_root: str | Path = "runs") -> tuple[nn.Module, str]:
     """(generator in eval mode, a one-line description of where it came from); see the module docstring."""
+    source = load_source(experiment, run=run, checkpoint=checkpoint, preset=preset, overrides=overrides, runs_root=runs_root)
+    return source.generator.eval(), f"{source.origin}: {source.setting}"
+
+
+def load_source(experiment: str | None = None, *, run: str | Path | None = None, checkpoint: str | Path | None = None,
+                preset: str | None = None, overrides: list[str] | tuple = (), runs_root: str | Path = "runs"):
+    """The `gbench.evaluation.sources.Source` of `load_generator` (its details name the run or the experiment config)."""
     from gbench.evaluation.sources import from_checkpoint, from_run
 
     if run is not None and checkpoint is not None:
@@ -67,7 +80,42 @@ def load_generator(experiment: str | None = None, *, run: str | Path | None = No
         source = from_run(Path(run))
         if experiment is not None and source.model != experiment:
             raise GBenchError(f"run {run} is a {source.model} run, not {experiment}")
-    return source.generator.eval(), f"{source.origin}: {source.setting}"
+    return source
+
+
+def _data_config(source):
+    """The DataConfig the source's generator was trained with (its run's config.json, or the experiment's preset)."""
+    import json
+
+    from gbench.config import config_from_dict
+    from gbench.experiments import resolve_config
+
+    details = source.details
+    if "run_dir" in details:
+        return config_from_dict(json.loads((Path(details["run_dir"]) / "config.json").read_text())["config"]).data
+    return resolve_config(details["experiment"], details.get("preset") or "paper", list(details.get("overrides") or [])).data
+
+
+@torch.no_grad()
+def generate_captioned(G: nn.Module, embeddings: torch.Tensor, n: int, *, seed: int = 0, device="cpu",
+                       batch_size: int = 250) -> torch.Tensor:
+    """uint8 images (len(embeddings) * n, C, H, W): row i is caption i, column j the j-th z of `seed` (shared by the rows)."""
+    if n < 1:
+        raise GBenchError(f"the number of samples per caption must be at least 1, got {n}")
+    z = sample_latent(G, n, torch.Generator().manual_seed(seed)).repeat(len(embeddings), 1)
+    h = embeddings.repeat_interleave(n, 0)
+    was_training = G.training
+    G.eval().to(device)
+    chunks = []
+    try:
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
+            _seed_global_rng(seed, device)
+            for start in range(0, len(z), batch_size):
+                rows = slice(start, start + batch_size)
+                chunks.append(to_uint8(G(z[rows].to(device), h[rows].to(device))).cpu())
+    finally:
+        G.train(was_training)
+    return torch.cat(chunks)
 
 
 def check_class(G: nn.Module, class_label: int | None) -> None:
@@ -117,19 +165,51 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
     return path
 
 
-def sample(experiment: str | None = None, *, class_label: int | None = None, n: int = 64, seed: int = 0,
+def sample(experiment: str | None = None, *, class_label: int | None = None, n: int | None = None, seed: int = 0,
            run: str | Path | None = None, checkpoint: str | Path | None = None, preset: str | None = None,
            overrides: list[str] | tuple = (), runs_root: str | Path = "runs", out: str | Path | None = None,
-           device="auto", nrow: int | None = None) -> Samples:
-    """`gbench sample EXP [--class K]`: n samples of `experiment` (all of class K when given), as a PNG grid at `out`."""
+           device="auto", nrow: int | None = None, captions: list[str] | tuple = (), text_encoder: str | None = None) -> Samples:
+    """`gbench sample EXP [--class K] [--caption TEXT ...]`: n samples of `experiment` (all of class K when given; with
+    captions, n per caption: default 8), as a PNG grid at `out`."""
     from gbench.distributed import resolve_device
     from gbench.io import ensure_writable_file
 
     device = resolve_device(str(device))
     if out is not None:
         ensure_writable_file(out, "--out")
-    G, source = load_generator(experiment, run=run, checkpoint=checkpoint, preset=preset, overrides=overrides, runs_root=runs_root)
+    src = load_source(experiment, run=run, checkpoint=checkpoint, preset=preset, overrides=overrides, runs_root=runs_root)
+    G, source = src.generator.eval(), f"{src.origin}: {src.setting}"
+    if getattr(G, "embedding_dim", 0) or captions:
+        return _sample_captioned(G, src, source, list(captions), n or 8, seed, out, device, text_encoder, class_label)
+    n = 64 if n is None else n
     check_class(G, class_label)  # before any work: a bad class is a one-line error
     images, labels = generate_samples(G, n, class_label=class_label, seed=seed, device=device)
     path = save_grid(images, out, nrow) if out is not None else None
     return Samples(images, labels, source, path)
+
+
+def _sample_captioned(G: nn.Module, src, source: str, captions: list[str], n: int, seed: int, out, device, text_encoder: str | None,
+                      class_label: int | None) -> Samples:
+    from gbench.data.text2image import encode_captions
+    from gbench.sampling import caption_grid_image
+
+    if not getattr(G, "embedding_dim", 0):
+        raise GBenchError("--caption needs a text-to-image generator (e.g. text2image-cub); this one is not text-conditional")
+    if class_label is not None:
+        raise GBenchError("a text-to-image generator is conditioned on captions, not classes: use --caption instead of --class")
+    if not captions:
+        raise GBenchError('this generator is text-conditional: give one or more captions, e.g. --caption "this bird is completely red"')
+    data = _data_config(src)
+    encoder = None
+    if text_encoder:
+        from gbench.evaluation.captions import build_from_spec
+
+        encoder = build_from_spec(text_encoder, "--text-encoder")
+    embeddings = encode_captions(data.dataset, captions, G.embedding_dim, root=data.root, text_encoder=encoder)
+    images = generate_captioned(G, embeddings, n, seed=seed, device=device)
+    path = None
+    if out is not None:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        caption_grid_image(images, captions, n).save(path)
+    return Samples(images, None, source, path, captions)

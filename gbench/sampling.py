@@ -72,3 +72,40 @@ def sample_grid(G: torch.nn.Module, path: Path, *, n: int = 64, seed: int = 0, d
     path.parent.mkdir(parents=True, exist_ok=True)
     grid_image(images).save(path)
     return path
+
+
+CAPTION_WIDTH = 240  # px of text to the left of each row of a caption grid
+
+
+def caption_grid_image(images_uint8: torch.Tensor, captions: list[str], ncol: int, pad: int = 2) -> Image.Image:
+    """A grid of len(captions) rows of `ncol` images, each row labelled with its caption (wrapped, PIL's default font)
+    in a white column on the left: the text-to-image grids (captions x samples, style transfer)."""
+    from PIL import ImageDraw, ImageFont
+
+    if len(images_uint8) != len(captions) * ncol:
+        raise GBenchError(f"{len(images_uint8)} images do not fill {len(captions)} rows of {ncol}")
+    grid = grid_image(images_uint8, nrow=ncol, pad=pad)
+    row_height = images_uint8.shape[-2] + pad
+    canvas = Image.new("RGB", (CAPTION_WIDTH + grid.width, grid.height), "white")
+    canvas.paste(grid, (CAPTION_WIDTH, 0))
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    line_height = 11
+    for row, caption in enumerate(captions):
+        lines, line = [], ""
+        for word in caption.split():
+            trial = f"{line} {word}".strip()
+            if line and draw.textlength(trial, font=font) > CAPTION_WIDTH - 2 * pad:
+                lines.append(line)
+                trial = word
+            line = trial
+        lines.append(line)
+        fits = max(1, (row_height - pad) // line_height)
+        if len(lines) > fits:  # too tall for the row: the last line that fits ends in "..."
+            last = " ".join(lines[fits - 1 :])
+            while last and draw.textlength(last + "...", font=font) > CAPTION_WIDTH - 2 * pad:
+                last = last[:-1]
+            lines = lines[: fits - 1] + [last + "..."]
+        top = pad + row * row_height
+        for k, text in enumerate(lines):
+            draw.text((pad, top + k * line_height), text, fill="black", font=font)
+    return canvas

@@ -5,7 +5,8 @@ This package imports nothing from ``gbench``. Each family module defines two dic
 (overrides are fields of the family's config dataclass; unknown fields raise ``TypeError``).
 
 Contract every generator follows (the trainers and evaluators rely on it):
-- ``forward(z)`` or, when ``num_classes > 0``, ``forward(z, y)``; returns images in about [-1, 1], (B, C, H, W);
+- ``forward(z)`` or, when ``num_classes > 0``, ``forward(z, y)``, or for text-conditional generators (attribute
+  ``embedding_dim``, e.g. ``text2image``) ``forward(z, text_embedding)``; returns images in about [-1, 1], (B, C, H, W);
 - attributes ``latent_dim`` (int), ``num_classes`` (0 = unconditional), ``latent_distribution``
   ("normal" or "uniform"), ``resolution`` (output side) and ``channels``.
 Discriminators map images (and labels when conditional) to logits of shape (B,) or (B, 1).

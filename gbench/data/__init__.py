@@ -62,8 +62,22 @@ def _img2img(name):
     return load
 
 
+def _captioned(name):
+    """The images of a captioned set (gbench/data/text2image.py) as the text-to-image protocols compare them: resized to
+    76/64 x `resolution` (default 64; icml2016 loadSize 76 for fineSize 64) and centre-cropped to `resolution`;
+    "train" is the authors' train+val classes. The captions come with `gbench.data.text2image.load_captioned`."""
+
+    def load(root, split, resolution, size):
+        from gbench.data.text2image import centre_cropped_images
+
+        return centre_cropped_images(name, split, root=root, resolution=resolution or 64)
+
+    return load
+
+
 LOADERS = {"shapes32": _shapes32, "shapes-gray": _shapes_gray, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba,
-           **{name: _img2img(name) for name in ("facades", "maps", "cityscapes", "horse2zebra", "toyscapes")}}
+           **{name: _img2img(name) for name in ("facades", "maps", "cityscapes", "horse2zebra", "toyscapes")},
+           **{name: _captioned(name) for name in ("cub", "flowers")}}
 
 
 def load_dataset(name: str, split: str = "train", *, root: str | Path = "", resolution: int = 0, size: int = 0) -> ImageSet:

@@ -452,6 +452,33 @@ DATASETS: dict[str, DatasetInfo] = {
         used_by="cyclegan-horse2zebra (horse2zebra-fid protocol)",
         module="paired",
     ),
+    # Text-to-image (gbench/data/text2image.py). Image archives: md5s as pinned by independent public loaders
+    # (torchvision's Flowers102; common CUB-200-2011 loaders), not recomputed here (no network). The authors'
+    # caption archives (reedscot/icml2016 README, Google Drive) have no published checksum: downloaded by hand.
+    "cub": DatasetInfo(
+        name="cub",
+        title="CUB-200-2011 + Reed et al. captions",
+        content="11,788 bird images, 200 classes (150 train+val / 50 test); 10 captions per image as 1024-d char-CNN-RNN embeddings",
+        expected=("CUB_200_2011/images", "cub_icml/trainvalclasses.txt", "cub_icml/testclasses.txt"),
+        remotes=(RemoteFile("CUB_200_2011.tgz", ("https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz?download=1",),
+                            md5="97eceeb196236b17998738112f37df78"),
+                 RemoteFile("cub_icml.tar.gz", ("gdrive:0B0ywwgffWnLLLUc2WHYzM0Q2eWc",))),
+        used_by="text2image-cub (GAN-INT-CLS, Reed et al. 2016)",
+        manual="https://drive.google.com/file/d/0B0ywwgffWnLLLUc2WHYzM0Q2eWc (cub_icml.tar.gz, linked from the reedscot/icml2016 README)",
+        module="text2image",
+    ),
+    "flowers": DatasetInfo(
+        name="flowers",
+        title="Oxford-102 flowers + Reed et al. captions",
+        content="8,189 flower images, 102 classes (82 train+val / 20 test); 10 captions per image as 1024-d char-CNN-RNN embeddings",
+        expected=("oxford102/jpg", "flowers_icml/trainvalclasses.txt", "flowers_icml/testclasses.txt"),
+        remotes=(RemoteFile("102flowers.tgz", ("https://www.robots.ox.ac.uk/~vgg/data/flowers/102/102flowers.tgz",),
+                            md5="52808999861908f626f3c1f4e79d11fa"),
+                 RemoteFile("flowers_icml.tar.gz", ("gdrive:0B0ywwgffWnLLMl9uOU91MV80cVU",))),
+        used_by="text2image-flowers (GAN-INT-CLS, Reed et al. 2016)",
+        manual="https://drive.google.com/file/d/0B0ywwgffWnLLMl9uOU91MV80cVU (flowers_icml.tar.gz, linked from the reedscot/icml2016 README)",
+        module="text2image",
+    ),
     "cityscapes": DatasetInfo(
         name="cityscapes",
         title="Cityscapes (prepared for pix2pix / CycleGAN / FCN-score)",

@@ -67,6 +67,14 @@ def _shape_masks(label: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch
 
 def render(n: int, seed: int, resolution: int = RESOLUTION) -> tuple[torch.Tensor, torch.Tensor]:
     """Render `n` images with a private generator seeded by `seed`: (uint8 (n,3,R,R), int64 labels)."""
+    images, labels, _ = render_with_attributes(n, seed, resolution)
+    return images, labels
+
+
+def render_with_attributes(n: int, seed: int, resolution: int = RESOLUTION) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """`render` plus the drawn attributes each image was made from (the captioned smoke set describes them):
+    `colour` (n, 3) shape RGB in [0.35, 1], `size` (n,) in [0.35, 0.75], `background` (n, 2, 3) stripe RGBs in
+    [0, 0.8], `frequency` (n,) stripe frequency in [1, 6]. Same random draws as before: images are unchanged."""
     g = torch.Generator().manual_seed(seed)
     s = resolution * SUPERSAMPLE
     rand = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
@@ -94,24 +102,34 @@ def render(n: int, seed: int, resolution: int = RESOLUTION) -> tuple[torch.Tenso
 
     image = F.avg_pool2d(image, SUPERSAMPLE)  # anti-aliasing
     image = image + (rand(n, 3, resolution, resolution) - 0.5) * 0.06
-    return (image.clamp(0, 1) * 255).round().to(torch.uint8), label
+    attributes = {"colour": colour.flatten(1), "size": size.flatten(), "background": torch.cat([c1, c2], dim=2).flatten(2).transpose(1, 2),
+                  "frequency": freq.flatten()}
+    return (image.clamp(0, 1) * 255).round().to(torch.uint8), label, attributes
 
 
 def load_shapes32(size: int = DEFAULT_SIZE, split: str = "train", resolution: int = RESOLUTION) -> ImageSet:
     """The shapes32 set. Splits draw from disjoint seed ranges: train 0.., test 1_000_000.."""
+    data, _ = load_shapes32_with_attributes(size, split, resolution)
+    return data
+
+
+def load_shapes32_with_attributes(size: int = DEFAULT_SIZE, split: str = "train", resolution: int = RESOLUTION) -> tuple[ImageSet, dict]:
+    """`load_shapes32` and the per-image attributes of `render_with_attributes`, concatenated over chunks."""
     base = {"train": 0, "test": 1_000_000}.get(split)
     if base is None:
         raise ValueError(f"shapes32 has splits 'train' and 'test', not {split!r}")
     size = size or DEFAULT_SIZE
-    images, labels = [], []
+    images, labels, attributes = [], [], []
     for start in range(0, size, CHUNK):
-        im, lb = render(CHUNK, seed=base + start // CHUNK, resolution=resolution)  # whole chunks: any prefix is stable
+        im, lb, at = render_with_attributes(CHUNK, seed=base + start // CHUNK, resolution=resolution)  # whole chunks: any prefix is stable
         take = min(CHUNK, size - start)
         images.append(im[:take])
         labels.append(lb[:take])
+        attributes.append({k: v[:take] for k, v in at.items()})
     images, labels = torch.cat(images), torch.cat(labels)
     checksum = content_checksum(images, labels)  # of what was rendered, not of the settings: a rendering change shows
-    return ImageSet(images, labels, name=f"shapes32-{split}", checksum=checksum)
+    merged = {k: torch.cat([a[k] for a in attributes]) for k in attributes[0]}
+    return ImageSet(images, labels, name=f"shapes32-{split}", checksum=checksum), merged
 
 
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma
@@ -120,7 +138,7 @@ GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma
 def load_shapes_gray(size: int = DEFAULT_SIZE, split: str = "train", resolution: int = 28) -> ImageSet:
     """`shapes-gray`: shapes32 rendered at `resolution` (default 28, MNIST's size) and reduced to one luma channel.
     The offline stand-in for MNIST in the smoke runs of the MNIST models (gan-mlp, cgan-mlp); same labels as shapes32.
-    The toy-shapes32 extractor replicates the channel and resizes to 32, so these runs are scored under toy-shapes32."""
+    Scored under toy-shapes-gray28: the toy classifier replicates the channel and resizes to 32, against grey references."""
     rgb = load_shapes32(size=size, split=split, resolution=resolution)
     weights = torch.tensor(GRAY_WEIGHTS).view(1, 3, 1, 1)
     gray = (rgb.images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)

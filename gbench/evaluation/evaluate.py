@@ -511,11 +511,14 @@ def evaluate_generator(G: nn.Module, protocol_id: str, *, device="cpu", batch_si
     `seed_offset`) and score them. Runs under `torch.random.fork_rng` and puts G back in its mode, so
     evaluating mid-training leaves the training state and RNG untouched. Shards by rank under torchrun.
     G runs in eval mode, or with `train_mode_batch` > 0 in train mode in batches of that size (`in_train_mode`)."""
+    from gbench.evaluation.captions import condition_on_captions
+
     protocol = get_protocol(protocol_id)
     seed = protocol.sample_seed + seed_offset
     device = dist.device_for_rank(device)
     if train_mode_batch < 0:
         raise GBenchError(f"the train-mode sampling batch must be positive, got {train_mode_batch}")
+    G = condition_on_captions(G, protocol)  # text-to-image protocols: captions drawn in the stream like labels
 
     def images_of(index: int, start: int, stop: int) -> Iterator[torch.Tensor]:
         return generated_chunk(G, seed, index, stop - start, batch_size, device, train_mode_batch)
@@ -526,9 +529,34 @@ def evaluate_generator(G: nn.Module, protocol_id: str, *, device="cpu", batch_si
         with torch.random.fork_rng(devices=_cuda_devices(device)):
             result = evaluate_chunks(protocol_id, images_of, device=device, progress=progress, sample_seed=seed,
                                      reference_progress=reference_progress)
+            if protocol.matching_encoder:
+                _add_matching_score(result, G, protocol, seed, device, batch_size)
     finally:
         G.train(was_training)
     return {**result, "sampling": sampling_mode(train_mode_batch)}
+
+
+def _add_matching_score(result: dict, G: nn.Module, protocol: Protocol, seed: int, device, batch_size: int) -> None:
+    """The text-image matching score (gbench/evaluation/captions.py) of the same n_gen samples (regenerated chunk by
+    chunk: same z, same captions), into result["metrics"]["r_precision"]; result["matching"] says which encoder, or why off."""
+    from gbench.evaluation.captions import MATCHING_CANDIDATES, MATCHING_ENV, matching_encoder, matching_fingerprint, matching_hits, matching_seed
+
+    started = time.perf_counter()
+    encoder = matching_encoder(protocol, device)
+    if encoder is None:
+        result["matching"] = {"off": f"no image-text encoder: set {MATCHING_ENV}=module:callable to score text-image matching"}
+        return
+    caption_vectors = encoder.encode_captions(G.embeddings).cpu()
+    hits = 0
+    for index, start, stop in my_chunks(protocol.n_gen):
+        _, caption_index = latent_chunk(G, seed, index, stop - start)
+        vectors = torch.cat([encoder.encode_images(batch).cpu() for batch in generated_chunk(G, seed, index, stop - start, batch_size, device)])
+        hits += matching_hits(vectors, caption_index, caption_vectors, matching_seed(seed, index))
+    hits = sum(dist.all_gather_object(hits)) if dist.world_size() > 1 else hits
+    result["metrics"]["r_precision"] = 100.0 * hits / protocol.n_gen  # percent, as AttnGAN and TISE print it
+    result["matching"] = {"encoder": encoder.name, "encoder_sha256": encoder.sha256, "candidates": MATCHING_CANDIDATES,
+                          "n": protocol.n_gen, "fingerprint": matching_fingerprint(result["fingerprint"], encoder),
+                          "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _result(protocol: Protocol, extractor: Extractor, ref_checksum: str, n_ref: int, metrics: dict, sample_seed: int,

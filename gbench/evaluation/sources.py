@@ -54,7 +54,8 @@ LEADERBOARD_COLUMNS = ("board", "model", "setting", "metric", "value", "std", "p
 HEADLINES = (("IS", "is_mean", "is_std", "IS splits"), ("FID", "fid", None, ""), ("KID", "kid_mean", "kid_std", "KID subsets"),
              ("FD_DINOv2", "fd_dinov2", None, ""), ("KD_DINOv2", "kd_dinov2_mean", "kd_dinov2_std", "KD subsets"),
              ("precision", "precision", None, ""), ("recall", "recall", None, ""), ("density", "density", None, ""),
-             ("coverage", "coverage", None, ""))
+             ("coverage", "coverage", None, ""),
+             ("R-precision", "r_precision", None, ""))  # text-to-image protocols with a matching encoder (percent)
 GREYSCALE_REFERENCES = {"mnist", "shapes-gray"}
 
 
@@ -90,6 +91,7 @@ class ContractGenerator(nn.Module):
         super().__init__()
         self.module, self.name, self.notes = module, name, notes
         self.latent_dim, self.num_classes, self.latent_distribution = latent_dim, num_classes, latent_distribution
+        self.embedding_dim = getattr(module, "embedding_dim", 0)  # text-conditional: forward(z, text_embedding)
         self.expected_shape: tuple[int, int, int] | None = None
         self._range_checked = False
 
@@ -401,7 +403,8 @@ def leaderboard_rows(report: dict, board: str | None = None, model: str | None =
             note = ""
         rows.append({
             "board": board or protocol.reference, "model": model or report["model"], "setting": report["setting"], "metric": s["metric"],
-            "value": f"{s['value']:.6g}", "std": "" if std is None else f"{std:.3g}", "protocol": first["fingerprint"],
+            "value": f"{s['value']:.6g}", "std": "" if std is None else f"{std:.3g}",
+            "protocol": first["matching"]["fingerprint"] if s["metric"] == "R-precision" else first["fingerprint"],  # covers the encoder
             "n_gen": first["n_gen"], "n_ref": first["n_ref"], "reference_split": protocol.reference_split, "source": report["origin"],
             "notes": "; ".join([n for n in [note, *notes] if n]),
         })

@@ -43,6 +43,10 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("sr_x4", "x4 super-resolution, Y channel, 4-pixel border removed", "psnr_y/Set5", SR_METRICS, ("sr-benchmark",)),
     Board("imagenet128", "ImageNet 128x128 (class-conditional)", "FID", ("FID", "IS")),
     Board("gan_inversion", "GAN inversion: reconstruction of ImageNet 128x128 images", "psnr", ("psnr", "ssim_x100", "mse_x1e-3")),
+    Board("cub", "CUB-200-2011 birds from captions (text-to-image; 64x64 unless the setting says otherwise)", "IS",
+          ("IS", "FID", "IS*", "R-precision"), ("cub",)),
+    Board("flowers", "Oxford-102 flowers from captions (text-to-image; 64x64 unless the setting says otherwise)", "IS",
+          ("IS", "FID"), ("flowers",)),
 )}
 
 
@@ -98,6 +102,20 @@ PAPER_PROTOCOLS: dict[str, PaperProtocol] = {p.id: p for p in (
     PaperProtocol("paper:srgan-mos", "SRGAN: mean opinion score of 26 raters (1-5)", {}),
     PaperProtocol("paper:biggan-imagenet128", "BigGAN: TF-Inception IS/FID at 128x128 at the iteration of best FID",
                   {"extractor": TF_INCEPTION, "reference": "imagenet", "resolution": 128}),
+    PaperProtocol("paper:stackgan-is-cub", "StackGAN's Inception score on CUB: Inception-v3 fine-tuned on the 50 CUB test classes "
+                  "(hanzhanggit/StackGAN-inception-model, birds_valid299), images from test captions resized bilinearly to 299, softmax over "
+                  "the 50 classes, 10 splits (gbench's cub-is-fid scores IS with the ImageNet Inception: a different measurement, so no "
+                  "nominal equivalent)",
+                  {"extractor": "inception-v3 fine-tuned on the CUB test classes (StackGAN)", "reference": "cub", "reference_split": "test",
+                   "is_splits": 10}),
+    PaperProtocol("paper:stackgan-is-flowers", "StackGAN's Inception score on Oxford-102: Inception-v3 fine-tuned on the 20 Oxford-102 test "
+                  "classes (hanzhanggit/StackGAN-inception-model, flowers_valid299), bilinear resize to 299, softmax over the 20 classes, "
+                  "10 splits (gbench's flowers-is-fid scores IS with the ImageNet Inception: a different measurement, so no nominal equivalent)",
+                  {"extractor": "inception-v3 fine-tuned on the Oxford-102 test classes (StackGAN)", "reference": "flowers",
+                   "reference_split": "test", "is_splits": 10}),
+    PaperProtocol("paper:tise-cub", "TISE toolbox (Dinh et al. 2022) on CUB: FID by pytorch-fid against its bird_val.npz statistics; IS* with a "
+                  "temperature-calibrated fine-tuned Inception; R-precision with its own image-text encoder; images from its test captions",
+                  {"extractor": "pytorch-fid Inception (FID); calibrated fine-tuned Inception (IS*)", "reference": "cub"}),
     PaperProtocol("paper:dgp-reconstruction", "DGP: reconstruction of ImageNet 128x128 validation images through BigGAN",
                   {"reference": "imagenet", "resolution": 128}),
     PaperProtocol("paper:stein2023-dinov2-cifar10", "Stein et al. 2023 (dgm-eval defaults): DINOv2 ViT-L/14 CLS features of images "
@@ -113,7 +131,8 @@ COMPARED = ("extractor", "reference", "reference_split", "n_gen", "n_ref", "reso
 
 # local results: headline metric keys of eval.json -> leaderboard metric name (and the key of its spread)
 RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std"), "fd_dinov2": ("FD_DINOv2", None),
-                  "kd_dinov2_mean": ("KD_DINOv2", "kd_dinov2_std")}  # precision, recall, density, coverage keep their names
+                  "kd_dinov2_mean": ("KD_DINOv2", "kd_dinov2_std"),
+                  "r_precision": ("R-precision", None)}  # precision, recall, density, coverage keep their names; R-precision in percent
 # metrics shown scaled, as papers print them: stored raw in rows and eval.json, displayed as (label, factor)
 DISPLAY_SCALE = {"KID": ("KID ×10³", 1e3), "KD_DINOv2": ("KD_DINOv2 ×10³", 1e3)}
 SPREAD_KEYS = {"is_std", "kid_std", "kd_dinov2_std"}

@@ -234,8 +234,10 @@ def rows_from_run(run_dir: Path, data: dict) -> list[Row]:
                 continue
             name, spread = RESULT_METRICS.get(key, (key, None))
             std = metrics.get(spread) if spread else None
+            matching = final.get("matching") or {}
+            fields = {**common, "protocol": matching["fingerprint"]} if key == "r_precision" and "fingerprint" in matching else common
             rows.append(Row(model=model_name, setting=row_setting, metric=name, value=float(value),
-                            std=None if std is None else float(std), **common))
+                            std=None if std is None else float(std), **fields))
 
     metrics = final.get("metrics", {})
     add(model, setting, metrics)

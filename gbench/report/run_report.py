@@ -217,14 +217,19 @@ def _grid_lines(run_dir: Path) -> list[str]:
     if len(grids) > MAX_GRIDS:
         picks = [round(i * (len(grids) - 1) / (MAX_GRIDS - 1)) for i in range(MAX_GRIDS)]
         grids = [grids[i] for i in dict.fromkeys(picks)]
-    lines = ["## Samples (fixed z)", "", "The same latents (image-to-image and SR: the same inputs) at every step, so the grids are "
-             "comparable over training.", ""]
+    lines = ["## Samples (fixed z)", "", "The same latents (image-to-image and SR: the same inputs; text-to-image: one row per test "
+             "caption, the same z in every column) at every step, so the grids are comparable over training.", ""]
     real = run_dir / "samples" / "real.png"
     if real.exists():
         lines += [f"![real training images]({real.relative_to(run_dir)})", "`real.png`: real training images, for comparison", ""]
     for g in grids:
         step = int(re.sub(r"\D", "", g.stem) or 0)
         lines += [f"![samples at step {step}]({g.relative_to(run_dir)})", f"`{g.name}` (step {step})", ""]
+    style = sorted((run_dir / "samples").glob("style-transfer-step-*.png"))
+    if style:  # text-to-image runs with a style encoder S (gbench/train/text2image.py)
+        lines += ["## Style transfer", "", "Top row: test images x; below, one row per caption t: G(S(x), phi(t)) with the trained "
+                  "style encoder S (Reed et al. 2016, section 4.4).", "", f"![style transfer]({style[-1].relative_to(run_dir)})",
+                  f"`{style[-1].name}`", ""]
     return lines
 
 
