@@ -95,7 +95,7 @@ def test_forward_shapes_and_discriminator_block_features():
 
 def test_spectral_norm_placement():
     g, d = tiny_pair()
-    sn = lambda m: parametrize.is_parametrized(m, "weight")  # noqa: E731
+    sn = lambda m: parametrize.is_parametrized(m, "weight")
     assert not sn(g.shared)  # the official G's embedding never carries SN
     assert sn(g.linear) and sn(g.out_conv) and sn(g.blocks[0].conv1) and sn(g.blocks[0].shortcut)
     assert sn(g.blocks[0].norm1.gain) and sn(g.blocks[0].norm1.bias)  # SN-Linear CBN projections
