@@ -24,8 +24,8 @@ Per step and per image (each image has its own z, its own copy of the fine-tuned
 - ``update_embed``: the image's class embedding ``G.shared(y)`` joins group 0 (the official code puts the whole
   shared table in group 0; only row y receives gradient, and Adam is elementwise, so this is the same update).
 - ``instance_norm`` (the official ``--use_in``): every conditional BN of G's blocks becomes an instance norm whose
-  affine (weight = per-channel std, unbiased, bias = mean) is frozen at the BN's output for the selected z before
-  the first step; the class-conditional gain/bias then no longer act.
+  affine (weight = per-channel std, unbiased, bias = mean) is frozen at the BN's output for the selected z in the
+  first forward (layer by layer, as ``GBlock.init_in``); the class-conditional gain/bias then no longer act.
 - ``update_g=False`` is the optimise-z-only baseline (the official ``--update_G`` off, as in issue #9/#10's setups).
 
 Batching: images are independent problems solved together. The fine-tuned weights are stacked along a leading
@@ -190,15 +190,30 @@ class _Synthesizer(nn.Module):
 
 
 class _FrozenInstanceNorm(nn.Module):
-    """DGP's ``use_in`` replacement of a conditional BN: instance norm with a fixed per-channel affine (buffers)."""
+    """DGP's ``use_in`` replacement of a conditional BN (``layers.GBlock`` ``in1`` / ``in2``): instance norm, then a
+    fixed per-channel affine (buffers ``weight``, ``bias``; per image when G runs under vmap).
 
-    def __init__(self, num_features: int):
+    ``calibrating``: the affine is first set from the replaced BN's own output on this input (``GBlock.init_in``:
+    weight = its per-channel std (unbiased), bias = its mean), per image, and recorded in ``recorded``.
+    """
+
+    def __init__(self, replaced: ConditionalBatchNorm):
         super().__init__()
+        num_features = replaced.norm.num_features
         self.register_buffer("weight", torch.ones(num_features))
         self.register_buffer("bias", torch.zeros(num_features))
+        object.__setattr__(self, "replaced", replaced)  # not a submodule: its parameters stay out of the state
+        self.calibrating = False
+        self.recorded: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=IN_EPS)
+        weight, bias = self.weight, self.bias
+        if self.calibrating:
+            reference = self.replaced(x, cond).flatten(2)
+            weight, bias = reference.std(dim=2), reference.mean(dim=2)  # (B, C)
+            self.recorded = (weight, bias)
+        shape = (-1, x.shape[1], 1, 1)
+        return F.instance_norm(x, eps=IN_EPS) * weight.reshape(shape) + bias.reshape(shape)
 
 
 def _check_generator(G: nn.Module) -> None:
@@ -232,32 +247,80 @@ def select_latents(G: nn.Module, D: nn.Module, target: torch.Tensor, cond: torch
 
 
 @torch.no_grad()
-def _instance_norm_affines(G: nn.Module, z: torch.Tensor, cond: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per image, per conditional BN of G's blocks: the mean and unbiased std of its output (``GBlock.init_in``)."""
-    affines, hooks = {}, []
-    for name, module in G.named_modules():
-        if isinstance(module, ConditionalBatchNorm):
-            def record(mod, args, out, name=name):
-                flat = out.flatten(2)
-                affines[f"{name}.weight"] = flat.std(dim=2)
-                affines[f"{name}.bias"] = flat.mean(dim=2)
-            hooks.append(module.register_forward_hook(record))
+def _instance_norm_affines(model: nn.Module, z: torch.Tensor, cond: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The per-image affines of every ``_FrozenInstanceNorm`` of ``model``, set in one forward pass at z in order
+    (each from the BN output on the input its predecessors, already instance-normalised, produce), as the official
+    first ``use_in`` forward does. Keys ``<module>.weight`` / ``<module>.bias``, values (B, C)."""
+    norms = {name: m for name, m in model.named_modules() if isinstance(m, _FrozenInstanceNorm)}
+    for m in norms.values():
+        m.calibrating = True
     try:
-        G.synthesize(z, cond)
+        model.synthesize(z, cond)
     finally:
-        for hook in hooks:
-            hook.remove()
+        for m in norms.values():
+            m.calibrating = False
+    affines = {}
+    for name, m in norms.items():
+        affines[f"{name}.weight"], affines[f"{name}.bias"] = m.recorded
+        m.recorded = None
     return affines
 
 
 def _with_instance_norm(G: nn.Module) -> nn.Module:
-    """A copy of G whose conditional BNs are ``_FrozenInstanceNorm`` (their affine comes in per image)."""
+    """A copy of G whose blocks' conditional BNs are ``_FrozenInstanceNorm`` (the output layer's BN stays)."""
     copied = copy.deepcopy(G)
     for name, module in list(copied.named_modules()):
         if isinstance(module, ConditionalBatchNorm):
             parent_name, _, child = name.rpartition(".")
-            setattr(copied.get_submodule(parent_name), child, _FrozenInstanceNorm(module.norm.num_features))
+            setattr(copied.get_submodule(parent_name), child, _FrozenInstanceNorm(module))
     return copied
+
+
+def _generator(G: nn.Module, z0: torch.Tensor, cond: torch.Tensor, config: InversionConfig):
+    """``generate(z)``, the Adam of G's fine-tuned weights (None for optimise-z only), those weights (stacked per
+    image, keys ``g.<name>``) and the class embeddings G is conditioned on.
+
+    With ``update_g`` the trainable groups are per-image copies stacked on a leading image axis; with
+    ``instance_norm`` the per-image frozen affines are per-image buffers; either way G runs per image under vmap.
+    Otherwise (z only, BN as trained) the batch goes through G as it is.
+    """
+    if not config.update_g and not config.instance_norm:
+        return (lambda latent: G.synthesize(latent, cond)), None, {}, cond
+    batch = z0.shape[0]
+    model = _with_instance_norm(G) if config.instance_norm else G
+    wrapper = _Synthesizer(model)
+    names_of = {id(p): f"g.{name}" for name, p in model.named_parameters()}
+    stacked: dict[str, torch.Tensor] = {}
+    param_groups = []
+    if config.update_g:
+        # The output layer is in no group: DGP's optimiser holds get_params(0 .. len(blocks)) only.
+        for stage_modules in model.stages()[:-1]:
+            tensors = []
+            for module in stage_modules:
+                for p in module.parameters():
+                    tensor = p.detach()[None].repeat(batch, *([1] * p.ndim)).requires_grad_(True)
+                    stacked[names_of[id(p)]] = tensor
+                    tensors.append(tensor)
+            param_groups.append({"params": tensors})
+    embedding = cond
+    if config.update_g and config.update_embed:
+        embedding = cond.clone().requires_grad_(True)
+        param_groups[0]["params"].append(embedding)
+    shared = {f"g.{name}": p.detach() for name, p in model.named_parameters() if f"g.{name}" not in stacked}
+    buffers = {f"g.{name}": b for name, b in model.named_buffers()}
+    per_image_buffers: dict[str, torch.Tensor] = {}
+    if config.instance_norm:
+        per_image_buffers = {f"g.{k}": v for k, v in _instance_norm_affines(model, z0, cond).items()}
+        for key in per_image_buffers:
+            buffers.pop(key)
+
+    def one_image(weights, image_buffers, z_i, cond_i):
+        state = {**shared, **buffers, **weights, **image_buffers}
+        return functional_call(wrapper, state, (z_i[None], cond_i[None]))[0]
+
+    batched = vmap(one_image)
+    optimizer = torch.optim.Adam(param_groups, lr=0.0, betas=config.betas, eps=config.adam_eps) if param_groups else None
+    return (lambda latent: batched(stacked, per_image_buffers, latent, embedding)), optimizer, stacked, embedding
 
 
 def invert(G: nn.Module, D: nn.Module, target: torch.Tensor, y: torch.Tensor, degradation: Degradation,
@@ -315,53 +378,6 @@ def invert(G: nn.Module, D: nn.Module, target: torch.Tensor, y: torch.Tensor, de
                            seconds=time.perf_counter() - start_time,
                            generator_weights={name[2:]: w.detach() for name, w in weights.items()},
                            class_embedding=embedding.detach())
-
-
-def _generator(G: nn.Module, z0: torch.Tensor, cond: torch.Tensor, config: InversionConfig):
-    """``generate(z)``, the Adam of G's fine-tuned weights (None for optimise-z only), those weights (stacked per
-    image, keys ``g.<name>``) and the class embeddings G is conditioned on.
-
-    With ``update_g`` the trainable groups are per-image copies stacked on a leading image axis; with
-    ``instance_norm`` the per-image frozen affines are per-image buffers; either way G runs per image under vmap.
-    Otherwise (z only, BN as trained) the batch goes through G as it is.
-    """
-    if not config.update_g and not config.instance_norm:
-        return (lambda latent: G.synthesize(latent, cond)), None, {}, cond
-    batch = z0.shape[0]
-    model = _with_instance_norm(G) if config.instance_norm else G
-    wrapper = _Synthesizer(model)
-    names_of = {id(p): f"g.{name}" for name, p in model.named_parameters()}
-    stacked: dict[str, torch.Tensor] = {}
-    param_groups = []
-    if config.update_g:
-        # The output layer is in no group: DGP's optimiser holds get_params(0 .. len(blocks)) only.
-        for stage_modules in model.stages()[:-1]:
-            tensors = []
-            for module in stage_modules:
-                for p in module.parameters():
-                    tensor = p.detach()[None].repeat(batch, *([1] * p.ndim)).requires_grad_(True)
-                    stacked[names_of[id(p)]] = tensor
-                    tensors.append(tensor)
-            param_groups.append({"params": tensors})
-    embedding = cond
-    if config.update_g and config.update_embed:
-        embedding = cond.clone().requires_grad_(True)
-        param_groups[0]["params"].append(embedding)
-    shared = {f"g.{name}": p.detach() for name, p in model.named_parameters() if f"g.{name}" not in stacked}
-    buffers = {f"g.{name}": b for name, b in model.named_buffers()}
-    per_image_buffers: dict[str, torch.Tensor] = {}
-    if config.instance_norm:
-        per_image_buffers = {f"g.{k}": v for k, v in _instance_norm_affines(G, z0, cond).items()}
-        for key in per_image_buffers:
-            buffers.pop(key)
-
-    def one_image(weights, image_buffers, z_i, cond_i):
-        state = {**shared, **buffers, **weights, **image_buffers}
-        return functional_call(wrapper, state, (z_i[None], cond_i[None]))[0]
-
-    batched = vmap(one_image)
-    optimizer = torch.optim.Adam(param_groups, lr=0.0, betas=config.betas, eps=config.adam_eps) if param_groups else None
-    return (lambda latent: batched(stacked, per_image_buffers, latent, embedding)), optimizer, stacked, embedding
 
 
 def dgp(G: nn.Module, D: nn.Module, target: torch.Tensor, y: torch.Tensor, degradation: Degradation,
