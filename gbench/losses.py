@@ -15,7 +15,7 @@ Every term is a batch mean. `r1_penalty` is StyleGAN2's (gamma / 2) ||grad D(x)|
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -75,3 +75,25 @@ def r1_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tenso
 def drift_penalty(real_logits: torch.Tensor) -> torch.Tensor:
     """TransGAN's eps term: the square of the batch-mean real logit (not the mean of squares)."""
     return real_logits.mean() ** 2
+
+
+def orthogonal_regularization(weights: Iterable[torch.Tensor], strength: float = 1e-4) -> torch.Tensor:
+    """BigGAN's off-diagonal orthogonal regularisation, as a loss to add to G's loss.
+
+    For each weight W viewed as (out, -1): (strength / 2) * ||(W W^T) * (1 - I)||_F^2, summed over the weights.
+    Its gradient is strength * 2 ((W W^T) * (1 - I)) W, exactly the update ajbrock/BigGAN-PyTorch
+    ``utils.ortho`` adds to ``param.grad`` (so strength 1e-4 means the same as ``--G_ortho 1e-4``); the paper's
+    beta ||W^T W * (1 - I)||_F^2 (Brock et al. 2019, eq. 3) has twice that gradient for the same beta.
+    Which weights: ``utils.ortho`` takes every G parameter with >= 2 dimensions except the shared class embedding
+    (``ImageNetGenerator.ortho_weights()`` lists them).
+    """
+    total = None
+    for weight in weights:
+        w = weight.reshape(weight.shape[0], -1)
+        gram = w @ w.t()
+        off_diagonal = gram - torch.diag_embed(torch.diagonal(gram))
+        term = off_diagonal.pow(2).sum()
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("orthogonal_regularization needs at least one weight")
+    return 0.5 * strength * total
