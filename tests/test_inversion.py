@@ -1,4 +1,4 @@
-"""DGP degradations (gbench/inversion_degradations.py) and relaxed GAN inversion (gbench/train/inversion.py)."""
+"""DGP degradations (gbench/inversion/degradations.py) and relaxed GAN inversion (gbench/inversion/dgp.py)."""
 
 import math
 from dataclasses import replace
@@ -12,10 +12,10 @@ from PIL import Image
 import reference_models as R
 from gbench.data.shapes import render
 from gbench.errors import GBenchError
-from gbench.inversion_degradations import (DEGRADATIONS, center_hole_mask, dip_downsample, dip_lanczos2_kernel, hole_bounds,
-                                           inpaint, pil_lanczos_resize, sr4_observe, sr4_operator, to_grey)
-from gbench.train.inversion import (DGP_PRESETS, InversionConfig, Stage, _generator, adapt_preset, dgp, invert, optimize_z,
-                                    select_latents)
+from gbench.inversion.degradations import (DEGRADATIONS, center_hole_mask, dip_downsample, dip_lanczos2_kernel, hole_bounds,
+                                            inpaint, pil_lanczos_resize, sr4_observe, sr4_operator, to_grey)
+from gbench.inversion.dgp import (DGP_PRESETS, InversionConfig, Stage, _generator, adapt_preset, dgp, invert, optimize_z,
+                                  select_latents)
 
 TINY = dict(resolution=32, g_ch=4, d_ch=4, latent_dim=32, shared_dim=16, num_classes=5, g_attention=(16,), d_attention=(16,))
 

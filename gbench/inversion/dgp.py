@@ -54,7 +54,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from gbench.errors import GBenchError
-from gbench.inversion_degradations import Degradation
+from gbench.inversion.degradations import Degradation
 from reference_models.biggan import ConditionalBatchNorm
 
 SELECT_FTR_NUM = 3  # DGP.select_z compares the 3 deepest D features
