@@ -10,6 +10,13 @@ D, G, D, D, D, D, G, ...): gbench runs n_critic D steps before each G step. Same
 Recipes whose official loop orders the updates otherwise say so in `train.loop_order`: "g-first"
 (StyleGAN2, PyTorch-GAN's cgan), "g-first-skip0" (WGAN-GP: no G step at iteration 0) and
 "simultaneous" (the original GAN code: both gradients from one batch, applied together).
+
+BigGAN's options (ajbrock/BigGAN-PyTorch train_fns.GAN_training_function, utils.ortho, sample.py):
+`train.accumulations` k splits every D and G batch into k micro-batches whose gradients are summed (each loss / k)
+before one optimiser step (--num_D_accumulations / --num_G_accumulations; the batch sizes stay the effective ones);
+`train.ortho_reg` adds the orthogonal regularisation of G's weights (`G.ortho_weights()`, else every parameter with
+>= 2 dimensions) once per G step, after the accumulations, as utils.ortho does; `eval.standing_stats` n re-estimates
+the BatchNorm statistics of a copy of the evaluated generator over n batches (seeded) before every evaluation.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from gbench.train.sampler import EpochSampler, real_batch
 
 GRID_SEED = 20_240_601  # fixed z of the sample grids
 GRID_SIZE = 64
+STANDING_STATS_SEED = 20_190_101  # z and labels of the standing-statistics batches (the same at every evaluation)
 
 
 def make_augment(cfg: RunConfig) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -67,7 +75,7 @@ def momentum(t, data_epoch: float) -> float:
 
 def _optimizer(cfg: RunConfig, params, lr: float, betas: tuple) -> torch.optim.Optimizer:
     if cfg.train.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), eps=cfg.train.adam_eps)
     if cfg.train.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.train.momentum)
     raise GBenchError(f"train.optimizer must be adam or sgd, not {cfg.train.optimizer!r}")
@@ -112,6 +120,7 @@ class GANTrainer:
             if t.batch_size_d % world_size or t.batch_size_g % world_size:
                 raise GBenchError(f"batch sizes {t.batch_size_d}/{t.batch_size_g} must divide evenly over {world_size} processes")
             _broadcast_from_main(self.G, self.D)
+        _check_biggan_options(cfg, world_size)
         self.conditional = getattr(self.G, "num_classes", 0) > 0
         if self.conditional and data.labels is None:
             raise GBenchError(f"{cfg.model.generator} is class-conditional but dataset {data.name} has no labels")
@@ -178,7 +187,10 @@ class GANTrainer:
     def evaluate(self, step: int) -> dict:
         from gbench.evaluation.evaluate import evaluate_generator
 
-        return evaluate_generator(self.eval_generator, self.cfg.eval.protocol, device=self.device, batch_size=self.cfg.eval.batch_size)
+        G = self.eval_generator
+        if self.cfg.eval.standing_stats:
+            G = standing_stats_copy(G, self.cfg.eval.standing_stats, self.cfg.eval.batch_size, self.device)
+        return evaluate_generator(G, self.cfg.eval.protocol, device=self.device, batch_size=self.cfg.eval.batch_size)
 
     def save_samples(self, path) -> None:
 
@@ -231,11 +243,29 @@ class GANTrainer:
         log.add(**d_terms, **g_terms)
 
     def d_step(self) -> tuple[torch.Tensor, dict]:
-        """One D update on a fresh real batch and fresh z; returns the reals (MT-CT reuses them) and the loss terms."""
-        t, G, D = self.cfg.train, self.G, self.D
+        """One D update on a fresh real batch and fresh z (summed over `train.accumulations` micro-batches); returns
+        the reals (MT-CT reuses them) and the loss terms."""
+        t, D = self.cfg.train, self.D
         real, y_real = real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
                                   dequantize=self.cfg.data.dequantize)
         y_real = y_real if self.conditional else None  # an unconditional D never sees labels
+        self.opt_d.zero_grad(set_to_none=True)
+        k = t.accumulations
+        terms: dict = {}
+        for part, y_part in zip(real.chunk(k), y_real.chunk(k) if y_real is not None else [None] * k):
+            loss_d, part_terms = self._d_loss(part, y_part)
+            (loss_d / k if k > 1 else loss_d).backward()
+            for key, value in {"loss_d": loss_d, **part_terms}.items():
+                terms[key] = terms.get(key, 0.0) + value.detach() / k
+        self._average_gradients(D)
+        if t.grad_clip > 0:
+            nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
+        self.opt_d.step()
+        return real, terms
+
+    def _d_loss(self, real: torch.Tensor, y_real: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
+        """D's loss on one (micro-)batch of reals and as many fresh fakes, with its penalties."""
+        t, G = self.cfg.train, self.G
         b = real.shape[0]
         z, y_fake = sample_latent(G, b, device=self.device), sample_labels(G, b, device=self.device)
         with torch.no_grad(), self.autocast():
@@ -261,38 +291,43 @@ class GANTrainer:
                 r1 = losses.r1_penalty(self._critic(y_real), real, t.r1_gamma)
             loss_d = loss_d + r1
             terms["r1"] = r1
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self._average_gradients(D)
-        if t.grad_clip > 0:
-            nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
-        self.opt_d.step()
-        return real, {"loss_d": loss_d, **terms}
+        return loss_d, terms
 
     def g_step(self, real: torch.Tensor | None) -> dict:
         """One G update on fresh z (batch_size_g), plus MT-CT's super-resolution loss on `real` when switched on."""
         t, G, D = self.cfg.train, self.G, self.D
         D.requires_grad_(False)
-        bg = t.batch_size_g // self.world_size
-        z, y_fake = sample_latent(G, bg, device=self.device), sample_labels(G, bg, device=self.device)
-        with self.autocast():
-            fake = generate(self.G_fwd, z, y_fake)
-            loss_g = losses.g_loss(t.loss, self._critic(y_fake)(fake).float())
-        terms = {}
-        if t.co_train_sr:
-            low = F.avg_pool2d(real, real.shape[-1] // G.bottom_width)
-            with self.autocast():
-                sr = F.mse_loss(G.super_resolve(low).float(), real)
-            loss_g = loss_g + t.co_train_sr_weight * sr
-            terms["sr_mse"] = sr
+        k = t.accumulations
+        bg = t.batch_size_g // self.world_size // k
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        terms: dict = {"loss_g": 0.0}
+        for i in range(k):
+            z, y_fake = sample_latent(G, bg, device=self.device), sample_labels(G, bg, device=self.device)
+            with self.autocast():
+                fake = generate(self.G_fwd, z, y_fake)
+                loss_g = losses.g_loss(t.loss, self._critic(y_fake)(fake).float())
+            loss = loss_g / k if k > 1 else loss_g
+            if i == k - 1:  # the once-per-step terms ride on the last micro-batch's backward
+                if t.co_train_sr:
+                    low = F.avg_pool2d(real, real.shape[-1] // G.bottom_width)
+                    with self.autocast():
+                        sr = F.mse_loss(G.super_resolve(low).float(), real)
+                    loss = loss + t.co_train_sr_weight * sr
+                    terms["sr_mse"] = sr
+                if t.ortho_reg > 0:  # after the accumulations, as utils.ortho edits the summed gradients
+                    ortho = losses.orthogonal_regularization(ortho_weights(G), t.ortho_reg)
+                    loss = loss + ortho
+                    terms["ortho"] = ortho
+            loss.backward()
+            terms["loss_g"] = terms["loss_g"] + (loss_g.detach() / k if k > 1 else loss_g.detach())
+        if t.co_train_sr:
+            terms["loss_g"] = terms["loss_g"] + t.co_train_sr_weight * terms["sr_mse"].detach()
         self._average_gradients(G)
         if t.grad_clip > 0:
             nn.utils.clip_grad_norm_(G.parameters(), t.grad_clip)
         self.opt_g.step()
         D.requires_grad_(True)
-        return {"loss_g": loss_g, **terms}
+        return terms
 
     def simultaneous_step(self) -> tuple[dict, dict]:
         """goodfeli/adversarial's update (loop_order "simultaneous"): one real batch and one batch of fakes; D's and
@@ -334,6 +369,56 @@ def _check_loop_order(t) -> None:
                                            or t.loss in ("wgan-gp", "wgan-gp-eps")):
         raise GBenchError("train.loop_order=simultaneous makes one D and one G update from one batch: it needs n_critic 1, "
                           "batch_size_g = batch_size_d and no gradient penalty")
+
+
+def _check_biggan_options(cfg: RunConfig, world_size: int) -> None:
+    t = cfg.train
+    if t.accumulations < 1:
+        raise GBenchError(f"train.accumulations must be >= 1, got {t.accumulations}")
+    if t.accumulations > 1:
+        if t.loop_order == "simultaneous":
+            raise GBenchError("train.accumulations > 1 needs separate D and G steps: not with train.loop_order=simultaneous")
+        for name in ("batch_size_d", "batch_size_g"):
+            per_rank = getattr(t, name) // world_size
+            if per_rank % t.accumulations:
+                raise GBenchError(f"train.{name} {getattr(t, name)} (per process {per_rank}) must divide into "
+                                  f"train.accumulations={t.accumulations} equal micro-batches")
+    if t.ortho_reg < 0:
+        raise GBenchError(f"train.ortho_reg must be >= 0, got {t.ortho_reg}")
+    if t.ortho_reg > 0 and t.loop_order == "simultaneous":
+        raise GBenchError("train.ortho_reg is added at the G step: not with train.loop_order=simultaneous")
+    if cfg.eval.standing_stats < 0:
+        raise GBenchError(f"eval.standing_stats must be >= 0 batches, got {cfg.eval.standing_stats}")
+
+
+def ortho_weights(G: nn.Module) -> list[torch.Tensor]:
+    """The weights orthogonal regularisation acts on: `G.ortho_weights()` where the model defines it (BigGAN: every
+    parameter with >= 2 dimensions but the shared class embedding, as utils.ortho), else every such parameter."""
+    if hasattr(G, "ortho_weights"):
+        return list(G.ortho_weights())
+    return [p for p in G.parameters() if p.ndim >= 2 and p.requires_grad]
+
+
+@torch.no_grad()
+def standing_stats_copy(G: nn.Module, batches: int, batch_size: int, device) -> nn.Module:
+    """A copy of G whose BatchNorm statistics are the average over `batches` batches of fresh z and uniform labels
+    (BigGAN's standing statistics, reference_models.biggan.accumulate_standing_stats), drawn from a fixed seed so every
+    evaluation uses the same batches and the training RNG is untouched. A G without BatchNorm is returned as it is."""
+    import copy
+
+    from reference_models.biggan import accumulate_standing_stats
+
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in G.modules()):
+        return G
+    copied = copy.deepcopy(G)
+    g = torch.Generator().manual_seed(STANDING_STATS_SEED)
+
+    def sample():
+        z = sample_latent(copied, batch_size, g, device)
+        y = sample_labels(copied, batch_size, g, device)
+        return (z,) if y is None else (z, y)
+
+    return accumulate_standing_stats(copied, sample, batches)
 
 
 def _broadcast_from_main(*modules: nn.Module) -> None:
