@@ -213,7 +213,8 @@ def test_select_latents_picks_the_best_candidate(tiny_gan, shapes):
     task = DEGRADATIONS["colorization"]
     target = task.observe(x)
     config = InversionConfig(stages=(), select_num=7, sample_std=0.3, select_chunk=3)  # chunks straddle images
-    chosen = select_latents(G, D, target, G.class_embedding(y), task, config, torch.Generator().manual_seed(2))
+    chosen, labels = select_latents(G, D, target, y, task, config, torch.Generator().manual_seed(2))
+    assert torch.equal(labels, y)
     candidates = torch.randn(2, 7, 32, generator=torch.Generator().manual_seed(2)) * 0.3
     with torch.no_grad():
         for i in range(2):
@@ -232,3 +233,21 @@ def test_user_errors(tiny_gan, shapes):
         invert(G, D, x, y, DEGRADATIONS["reconstruct"], InversionConfig(stages=(Stage(1, 0.0, 0.0, ftr_num=8),), select_num=0))
     with pytest.raises(GBenchError, match="BigGAN-style generator"):
         invert(torch.nn.Linear(2, 2), D, x, y, DEGRADATIONS["reconstruct"], short("reconstruct"))
+
+
+def test_restore_scores_every_image_independently_of_the_batch(tiny_gan):
+    """gbench/inversion/restore.py: each image draws its candidates from its own seed, so batches of 1 and of 3 agree;
+    unknown labels (-1) are chosen by latent selection."""
+    from gbench.inversion.restore import RestorationImages, restore
+
+    G, D = tiny_gan
+    images, labels = render(3, seed=11)
+    labels = torch.tensor([1, -1, 3])
+    data = RestorationImages(images, labels, ["a", "b", "c"], "test", "checksum", seed=4)
+    config = short("reconstruct", iteration_scale=0.01)
+    one = restore(G, D, data, "reconstruct", config, batch_size=1)
+    three = restore(G, D, data, "reconstruct", config, batch_size=3)
+    assert torch.allclose(one.restored, three.restored, atol=1e-5)
+    assert one.labels.tolist() == three.labels.tolist() and one.labels[0] == 1 and one.labels[2] == 3 and 0 <= one.labels[1] < 5
+    assert np.allclose(one.per_image["psnr"], three.per_image["psnr"], atol=1e-3) and len(one.per_image["ssim_x100"]) == 3
+    assert one.images_per_second > 0 and one.degraded.shape == images.shape

@@ -12,9 +12,10 @@ Per step and per image (each image has its own z, its own copy of the fine-tuned
     loss = w_d * sum over the deepest ``ftr_num`` D features f of mean |f(operator(G(z))) - f(target)|
          + w_mse * mean (operator(G(z)) - target)^2 + w_nll * mean(z^2 / 2)
 
-- Latent selection (``DGP.select_z``): ``select_num`` candidates z ~ N(0, sample_std^2) per image, scored by the
-  feature loss over the 3 deepest D features of ``observe(G(z))`` (the official code applies its target-side
-  degradation here), the best kept. ``select_num`` 0 starts from z = 0, 1 from one z ~ N(0, 1).
+- Latent selection (``DGP.select_z``): ``select_num`` candidates z ~ N(0, sample_std^2) per image (with a random
+  class each when the label is unknown), scored by the feature loss over the 3 deepest D features of ``observe(G(z))``
+  (the official code applies its target-side degradation here), the best kept. ``select_num`` 0 starts from z = 0,
+  1 from one z ~ N(0, 1).
 - Progressive reconstruction: the schedule is a list of stages (iterations, G lr, z lr, ``ft_num``, ``lr_ratio``,
   ``ftr_num``, ``w_d``, ``w_mse``). G's parameters form ``len(blocks) + 1`` groups from shallow to deep (the first
   linear layer, then each block with its attention); in a stage group i has lr ``G_lr * lr_ratio ** i`` if
@@ -34,8 +35,9 @@ G is in eval mode, so BN uses its running statistics and nothing mixes images); 
 the whole batch. The total loss is the sum of the per-image losses, so each image gets exactly its own gradient,
 and Adam on the stacked tensors equals one Adam per image.
 
-Deviations: no early stop on ``stop_mse`` / ``stop_ftr`` (official defaults 0 never stop); labels must be given (the
-official code can also select y among random classes when the label is unknown); spectral norm in eval mode uses
+Labels: -1 marks an unknown class, chosen with the latent among random classes (the official ``select_y``).
+
+Deviations: no early stop on ``stop_mse`` / ``stop_ftr`` (official defaults 0 never stop); spectral norm in eval mode uses
 the stored u/v (PyTorch's parametrization; the official recomputes one power step from u without storing it).
 The encoder baselines (b)/(c) of the paper need an encoder trained to invert the BigGAN (GPU-days): not here.
 """
@@ -149,6 +151,7 @@ class InversionResult:
     # listed (output layer, shared embedding) are G's own. Empty for optimise-z only.
     generator_weights: dict[str, torch.Tensor] = field(default_factory=dict)
     class_embedding: torch.Tensor | None = None  # (B, shared_dim): the (fine-tuned with update_embed) embeddings
+    labels: torch.Tensor | None = None  # (B,): the classes used (chosen by latent selection where the input said -1)
 
     @property
     def images_per_second(self) -> float:
@@ -224,26 +227,46 @@ def _check_generator(G: nn.Module) -> None:
 
 
 @torch.no_grad()
-def select_latents(G: nn.Module, D: nn.Module, target: torch.Tensor, cond: torch.Tensor, degradation: Degradation,
-                   config: InversionConfig, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``DGP.select_z`` for every image: the best of ``select_num`` candidates z ~ N(0, sample_std^2). (B, dim_z)"""
+def select_latents(G: nn.Module, D: nn.Module, target: torch.Tensor, y: torch.Tensor, degradation: Degradation,
+                   config: InversionConfig, generator: torch.Generator | list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``DGP.select_z`` for every image: the best of ``select_num`` candidates z ~ N(0, sample_std^2), scored by the
+    feature loss of ``observe(G(z))`` on the 3 deepest D features. Images whose label is -1 draw a uniform random class
+    with each candidate and keep the best pair (``select_z(select_y=True)``). ``generator``: one torch.Generator for the
+    batch, or a list of one per image (then each image's candidates do not depend on the batch it is in).
+    Returns (z (B, dim_z), labels (B,))."""
     batch, dim = target.shape[0], G.latent_dim
-    if config.select_num <= 0:
-        return torch.zeros(batch, dim, device=target.device)
-    if config.select_num == 1:
-        return torch.randn(batch, dim, generator=generator).to(target.device)
+    unknown = y < 0
+    per_image = isinstance(generator, (list, tuple))
+    if per_image and len(generator) != batch:
+        raise GBenchError(f"one random generator per image: got {len(generator)} for {batch} images")
+    if config.select_num <= 1:
+        if bool(unknown.any()):
+            raise GBenchError("images without a label need latent selection (select_num >= 2) to choose their class")
+        if config.select_num <= 0:
+            return torch.zeros(batch, dim, device=target.device), y
+        if per_image:
+            return torch.stack([torch.randn(dim, generator=g) for g in generator]).to(target.device), y
+        return torch.randn(batch, dim, generator=generator).to(target.device), y
     k = config.select_num
-    candidates = (torch.randn(batch, k, dim, generator=generator) * config.sample_std).to(target.device)
+    if per_image:  # a few RNG draws per image (no pixel work): each image's candidates independent of its batch
+        candidates = torch.stack([torch.randn(k, dim, generator=g) for g in generator]) * config.sample_std
+        random_labels = torch.stack([torch.randint(0, G.num_classes, (k,), generator=g) for g in generator])
+    else:
+        candidates = torch.randn(batch, k, dim, generator=generator) * config.sample_std
+        random_labels = torch.randint(0, G.num_classes, (batch, k), generator=generator)
+    candidates, random_labels = candidates.to(target.device), random_labels.to(target.device)
+    labels = torch.where(unknown[:, None], random_labels, y[:, None].expand(batch, k))
     real = D.block_features(target)
     scores = torch.empty(batch * k, device=target.device)
-    flat_z = candidates.reshape(batch * k, dim)
+    flat_z, flat_y = candidates.reshape(batch * k, dim), labels.reshape(batch * k)
     image_of = torch.arange(batch, device=target.device).repeat_interleave(k)
     for start in range(0, batch * k, config.select_chunk):
         idx = slice(start, start + config.select_chunk)
-        fake = D.block_features(degradation.observe(G.synthesize(flat_z[idx], cond[image_of[idx]])))
+        fake = D.block_features(degradation.observe(G.synthesize(flat_z[idx], G.class_embedding(flat_y[idx]))))
         scores[idx] = feature_loss(fake, [r[image_of[idx]] for r in real], SELECT_FTR_NUM)
     best = scores.view(batch, k).argmin(dim=1)
-    return candidates[torch.arange(batch, device=target.device), best]
+    rows = torch.arange(batch, device=target.device)
+    return candidates[rows, best], labels[rows, best]
 
 
 @torch.no_grad()
@@ -325,11 +348,12 @@ def _generator(G: nn.Module, z0: torch.Tensor, cond: torch.Tensor, config: Inver
 
 def invert(G: nn.Module, D: nn.Module, target: torch.Tensor, y: torch.Tensor, degradation: Degradation,
            config: InversionConfig, *, z_init: torch.Tensor | None = None, original: torch.Tensor | None = None,
-           generator: torch.Generator | None = None) -> InversionResult:
+           generator: torch.Generator | list | None = None) -> InversionResult:
     """Invert a batch: ``target`` (B, C, H, W) in [-1, 1] is ``degradation.observe(original)``, ``y`` (B,) the labels.
 
     ``z_init`` skips the latent selection; ``original`` (optional) adds the per-step ``mse_original`` on the [0, 1]
-    scale (the official ``mse_loss_origin``); ``generator`` seeds the candidate latents. G and D are not modified
+    scale (the official ``mse_loss_origin``); ``generator`` seeds the candidate latents (one, or a list of one per image).
+    Labels of -1 are chosen by latent selection. G and D are not modified
     (the fine-tuned weights are copies); they are left in their own train/eval modes.
     """
     _check_generator(G)
@@ -337,10 +361,17 @@ def invert(G: nn.Module, D: nn.Module, target: torch.Tensor, y: torch.Tensor, de
         raise GBenchError(f"target must be (B, C, H, W) and y (B,): got {tuple(target.shape)} and {tuple(y.shape)}")
     if not config.stages:
         raise GBenchError("the inversion schedule has no stages")
+    if bool((y >= G.num_classes).any()):
+        raise GBenchError(f"labels must be below the generator's {G.num_classes} classes (or -1: unknown), got {int(y.max())}")
     start_time = time.perf_counter()
     with _frozen(G, D):
+        if z_init is not None:
+            if bool((y < 0).any()):
+                raise GBenchError("z_init needs every label (-1 = unknown is chosen by latent selection)")
+            z0 = z_init.detach().clone()
+        else:
+            z0, y = select_latents(G, D, target, y, degradation, config, generator)
         cond = G.class_embedding(y).detach()
-        z0 = z_init.detach().clone() if z_init is not None else select_latents(G, D, target, cond, degradation, config, generator)
         z = z0.clone().requires_grad_(True)
         real_features = [f.detach() for f in D.block_features(target)]
         z_optim = torch.optim.Adam([z], lr=0.0, betas=config.betas, eps=config.adam_eps)
@@ -375,7 +406,7 @@ def invert(G: nn.Module, D: nn.Module, target: torch.Tensor, y: torch.Tensor, de
                 if original is not None:
                     records["mse_original"].append((images.detach() - original).pow(2).flatten(1).mean(1) / 4)
     return InversionResult(images=images.detach(), z=z.detach(), losses={k: torch.stack(v) for k, v in records.items()},
-                           seconds=time.perf_counter() - start_time,
+                           seconds=time.perf_counter() - start_time, labels=y,
                            generator_weights={name[2:]: w.detach() for name, w in weights.items()},
                            class_embedding=embedding.detach())
 
