@@ -172,3 +172,111 @@ def test_smoke_run_end_to_end(smoke_run):
     assert all(torch.isfinite(torch.tensor(v)) for v in final["metrics"].values())
     log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert any("ortho" in r for r in log) and (run_dir / "report.md").exists()
+
+
+# --------------------------------------------------------------------------- gbench invert and the dgp-inversion table
+
+
+@pytest.fixture()
+def fast_smoke_inversion(monkeypatch):
+    """Smoke inversions of a few steps on 4 images (the code path of the smoke preset, shorter)."""
+    import gbench.inversion.restore as restore
+    from gbench.protocols import PROTOCOLS
+
+    monkeypatch.setattr(restore, "SMOKE_ITERATION_SCALE", 0.01)
+    monkeypatch.setattr(restore, "SMOKE_SELECT_NUM", 4)
+    monkeypatch.setitem(PROTOCOLS, "dgp-shapes32", replace(PROTOCOLS["dgp-shapes32"], n_gen=4, n_ref=4))
+
+
+def _invoke(*args):
+    from typer.testing import CliRunner
+
+    from gbench.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_invert_cli_end_to_end_on_the_smoke_protocol(smoke_run, tmp_path, fast_smoke_inversion):
+    _, _, run_dir = smoke_run
+    args = ["invert", "biggan-imagenet128", "--preset", "smoke", "--task", "colorization", "--protocol", "dgp-shapes32",
+            "--run", run_dir, "--batch-size", 3, "--out", tmp_path / "inv", "--device", "cpu"]
+    result = _invoke(*args)
+    assert result.exit_code == 0, result.output
+    (folder,) = (tmp_path / "inv" / "biggan-imagenet128").iterdir()
+    assert folder.name.startswith("smoke-dgp-colorization-dgp-shapes32-")
+    assert len(list((folder / "restored").glob("*.png"))) == 4 and len(list((folder / "degraded").glob("*.png"))) == 4
+    ev = json.loads((folder / "eval.json").read_text())
+    assert ev["final"]["fingerprint"].startswith("dgp-shapes32@") and ev["n"] == 4 and ev["speed"]["images_per_second"] > 0
+    assert set(ev["final"]["metrics"]) == {"psnr", "ssim_x100", "mse_x1e-3"} and ev["final"]["comparable_to"] == ""
+    rows = (folder / "per_image.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("index,name,label,psnr,ssim,mse")
+    report = (folder / "report.md").read_text()
+    assert "Not comparable" in report and "img/s" in report and "![before and after](grid.png)" in report
+    assert (folder / "report.html").read_text().count("data:image/png;base64") == 1
+    from gbench.leaderboard.rows import local_rows
+
+    local = [r for r in local_rows(tmp_path / "inv") if r.metric == "psnr"]
+    assert local and local[0].board == "gan_inversion" and local[0].model == "DGP (biggan-imagenet128)"
+    again = _invoke(*args)
+    assert again.exit_code == 0 and "finished already" in again.output
+
+
+def test_invert_a_folder_with_and_without_labels(smoke_run, tmp_path, fast_smoke_inversion):
+    from PIL import Image
+
+    _, _, run_dir = smoke_run
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, size in enumerate([(40, 30), (32, 32)]):
+        Image.fromarray(torch.randint(0, 255, (size[1], size[0], 3), dtype=torch.uint8).numpy()).save(folder / f"p{i}.png")
+    (folder / "labels.txt").write_text("p1.png 7\n")
+    result = _invoke("invert", "biggan-imagenet128", "--preset", "smoke", "--task", "inpainting", "--images", folder,
+                     "--method", "optimize-z", "--run", run_dir, "--out", tmp_path / "inv", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    (out,) = (tmp_path / "inv" / "biggan-imagenet128").iterdir()
+    rows = [line.split(",") for line in (out / "per_image.csv").read_text().splitlines()[1:]]
+    assert [r[1] for r in rows] == ["p0.png", "p1.png"] and rows[1][2] == "7" and 0 <= int(rows[0][2]) < 10  # chosen class
+    assert json.loads((out / "eval.json").read_text())["final"]["fingerprint"].startswith("folder@")
+
+
+def test_invert_user_errors_are_one_line(smoke_run, tmp_path):
+    _, _, run_dir = smoke_run
+    cases = [
+        (["--task", "denoise", "--protocol", "dgp-shapes32", "--run", run_dir], "unknown task 'denoise'"),
+        (["--task", "sr4", "--protocol", "dgp-shapes32", "--images", tmp_path, "--run", run_dir], "exactly one of"),
+        (["--task", "sr4", "--protocol", "dgp-shapes32", "--run", run_dir, "--method", "encoder"], "not in gbench"),
+        (["--task", "sr4", "--protocol", "toy-shapes32", "--run", run_dir], "not a restoration protocol"),
+        (["--task", "sr4", "--protocol", "dgp-shapes32", "--preset", "paper"], "no finished run of biggan-imagenet128"),
+    ]
+    for args, message in cases:
+        result = _invoke("invert", "biggan-imagenet128", *args, "--out", tmp_path / "x", "--runs", tmp_path / "runs")
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, (args, result.output)
+    G_only = tmp_path / "g.pt"
+    torch.save({"trainer": {"G": {}, "step": 1}}, G_only)
+    result = _invoke("invert", "biggan-imagenet128", "--preset", "smoke", "--task", "sr4", "--protocol", "dgp-shapes32",
+                     "--checkpoint", G_only, "--out", tmp_path / "x")
+    assert result.exit_code == 2 and "no discriminator" in result.output
+
+
+def test_reproduce_dgp_inversion_smoke_renders_measured_rows_beside_the_paper(smoke_run, tmp_path, fast_smoke_inversion):
+    from gbench import tables
+    from gbench.report.table_report import render_table_report
+
+    out, _, _ = smoke_run
+    extra = ("data.size=256", "train.steps=4", "train.checkpoint_every=2", "train.log_every=2", "train.sample_every=4",
+             "eval.at_start=false")  # the smoke_run fixture's overrides: its run is the generator, nothing is trained again
+    plan, measured, failed = tables.reproduce("dgp-inversion", preset="smoke", out=out, extra=extra, device="cpu", console=QUIET)
+    assert not failed
+    by_row = {(m.row, m.column): m for m in measured}
+    for row in ("(a) optimize z", "DGP"):
+        m = by_row[(row, "psnr")]
+        assert m.values and m.cell.paper is not None and m.comparable is False and "smoke preset" in m.why
+        assert m.fingerprints[0].startswith("dgp-shapes32@")
+    assert by_row[("(b) encoder", "psnr")].status.startswith("not available: needs an encoder")
+    paths = render_table_report(plan, measured, tmp_path / "reports")
+    text = paths["md"].read_text()
+    assert "not comparable to the paper" in text and "32.89" in text and "gbench invert --task reconstruct --method dgp" in text
+    assert "Compute of the paper preset" in text
+    paper = tables.plan(tables.get_table("dgp-inversion"), preset="paper", out=out)
+    assert all(pc.unavailable for pc in paper.cells)  # no released checkpoint here: every cell says what it needs
+    assert "biggan-imagenet128.pt" in paper.cells[0].unavailable

@@ -89,9 +89,10 @@ PAPER_PROTOCOLS: dict[str, PaperProtocol] = {p.id: p for p in (
                   {"extractor": "none", "reference": "sr-benchmark", "scale": 4, "crop_border": 4}, nominal="sr-x4-y"),
     PaperProtocol("paper:srgan-mos", "SRGAN: mean opinion score of 26 raters (1-5)", {}),
     PaperProtocol("paper:biggan-imagenet128", "BigGAN: TF-Inception IS/FID at 128x128 at the iteration of best FID",
-                  {"extractor": TF_INCEPTION, "reference": "imagenet", "resolution": 128}),
-    PaperProtocol("paper:dgp-reconstruction", "DGP: reconstruction of ImageNet 128x128 validation images through BigGAN",
-                  {"reference": "imagenet", "resolution": 128}),
+                  {"extractor": TF_INCEPTION, "reference": "imagenet", "resolution": 128}, nominal="imagenet128-50k"),
+    PaperProtocol("paper:dgp-reconstruction", "DGP: reconstruction of ImageNet 128x128 validation images through BigGAN "
+                  "(PSNR, SSIM with old scikit-image defaults, MSE on [0, 1])",
+                  {"reference": "imagenet", "reference_split": "val", "resolution": 128}, nominal="dgp-imagenet128"),
 )}
 
 # the constants compared between protocol groups (names of gbench.protocols.Protocol fields)

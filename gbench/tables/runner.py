@@ -22,6 +22,7 @@ class Job:
     status: str  # "finished" | "interrupted at step N" | "new"
     depends: list = field(default_factory=list)  # run dirs this run starts from (train.init_from)
     error: str = ""
+    inversion: dict | None = None  # a `gbench invert` job (gbench.invert.run_inversion keywords); run_dir is its output folder
 
 
 @dataclass
@@ -77,6 +78,9 @@ def _resolve(cell: Cell, preset: str, extra: tuple, seed_offset: int, out: Path)
     cfg = get_experiment(cell.experiment).config(preset)
     if cell.overrides:
         cfg = apply_overrides(cfg, dict(cell.overrides))
+    scaled = dict(cell.preset_overrides).get(preset)
+    if scaled:
+        cfg = apply_overrides(cfg, dict(scaled))
     if extra:
         cfg = apply_overrides(cfg, list(extra))
     cfg = replace(cfg, seed=cfg.seed + seed_offset)
@@ -122,6 +126,9 @@ def plan(table: Table, *, preset: str = "paper", seeds: int = 1, out: str | Path
             cells.append(PlannedCell(cell, [], f"experiment {experiment!r} is not in this gbench (yet)"))
             continue
         source = replace(cell, experiment=experiment, overrides=cell.overrides if cell.experiment else ())
+        if cell.inversion is not None:
+            cells.append(_plan_inversion(source, preset, seeds, out, extra, jobs))
+            continue
         try:
             cfgs = [_resolve(source, preset, extra, i, out) for i in range(seeds)]
         except GBenchError as exc:
@@ -139,6 +146,50 @@ def plan(table: Table, *, preset: str = "paper", seeds: int = 1, out: str | Path
         if init and Path(init) in jobs:
             job.depends.append(Path(init))
     return Plan(table, preset, seeds, out, tuple(extra), cells, jobs, tuple(only))
+
+
+def _plan_inversion(cell: Cell, preset: str, seeds: int, out: Path, extra: tuple, jobs: dict) -> PlannedCell:
+    """An inversion cell: one `gbench invert` job per seed, each after the job that trains its generator (or on the
+    experiment's released checkpoint at the presets that use it)."""
+    from gbench.invert import inversion_folder, released_checkpoint
+    from gbench.runs import run_dir_for
+
+    inversion = cell.inversion
+    protocol = inversion.protocol(preset)
+    if protocol is None:
+        return PlannedCell(cell, [], f"no restoration protocol for the {preset} preset")
+    common = dict(experiment=cell.experiment, task=inversion.task, method=inversion.method, preset=preset, protocol=protocol,
+                  out=str(out / "invert"), runs_root=str(out))
+    cell_jobs = []
+    if preset in inversion.released:
+        checkpoint = released_checkpoint(cell.experiment)
+        if checkpoint is None or not checkpoint.is_file():
+            return PlannedCell(cell, [], f"needs the released generator and discriminator of {cell.experiment} as a gbench checkpoint "
+                                         f"at {checkpoint} (BigGAN-PyTorch's 128x128 G_ema.pth / D.pth through `gbench import "
+                                         "biggan-pytorch`, whose key map for this model is pending) and the ImageNet validation set")
+        if extra:
+            return PlannedCell(cell, [], "--set overrides do not apply to a released checkpoint")
+        from gbench.experiments import resolve_config
+
+        cfg = resolve_config(cell.experiment, preset)
+        folder = inversion_folder(cfg, checkpoint=checkpoint, **common)
+        jobs.setdefault(folder, Job(cfg, folder, "finished" if (folder / "eval.json").is_file() else "new",
+                                    inversion={**common, "checkpoint": str(checkpoint)}))
+        return PlannedCell(cell, [jobs[folder]])
+    try:
+        cfgs = [_resolve(cell, preset, extra, i, out) for i in range(seeds)]
+    except GBenchError as exc:
+        return PlannedCell(cell, [], f"cannot resolve {cell.experiment}: {exc}")
+    for cfg in cfgs:
+        run_dir = run_dir_for(cfg, out)
+        if run_dir not in jobs:
+            jobs[run_dir] = Job(cfg, run_dir, job_status(run_dir, cfg.train.steps))
+        folder = inversion_folder(cfg, run=run_dir, **common)
+        if folder not in jobs:
+            jobs[folder] = Job(cfg, folder, "finished" if (folder / "eval.json").is_file() else "new", depends=[run_dir],
+                               inversion={**common, "run": str(run_dir)})
+        cell_jobs.append(jobs[folder])
+    return PlannedCell(cell, cell_jobs)
 
 
 def _baseline_experiment(table: Table, cell: Cell) -> str | None:
@@ -232,7 +283,12 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -
         for i, job in enumerate([j for wave in _waves(todo) for j in wave], start=1):
             console.print(f"[bold]cell run {i}/{len(todo)}[/bold] {job.cfg.experiment} -> {job.run_dir} ({job.status})")
             try:
-                run_experiment(job.cfg, out=p.out, device=device, console=console)
+                if job.inversion is not None and any(d in {f.run_dir for f in failed} for d in job.depends):
+                    job.error = "its generator's training run failed"
+                elif job.inversion is not None:
+                    _run_inversion_job(job, device, console)
+                else:
+                    run_experiment(job.cfg, out=p.out, device=device, console=console)
             except GBenchError as exc:
                 job.error = str(exc)
             except Exception as exc:  # noqa: BLE001 - one failed cell must not lose the others
@@ -245,6 +301,8 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    inversions = [j for j in todo if j.inversion is not None]  # restorations run here, after the training they need
+    todo = [j for j in todo if j.inversion is None]
     devices, threads = worker_devices(jobs, device)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -263,7 +321,32 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None) -
                     failed.append(job)
                 else:
                     console.print(f"[green]done[/green] {job.run_dir}")
+    for job in inversions:
+        if any(d in {f.run_dir for f in failed} for d in job.depends):
+            job.error = "its generator's training run failed"
+        else:
+            try:
+                _run_inversion_job(job, device, console)
+            except GBenchError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one failed cell must not lose the others
+                job.error = f"{type(exc).__name__}: {exc}"
+        if job.error:
+            console.print(f"[red]failed[/red] {job.run_dir}: {job.error}")
+            failed.append(job)
     return failed
+
+
+def _run_inversion_job(job: Job, device: str, console) -> None:
+    from gbench.invert import run_inversion
+
+    spec = dict(job.inversion)
+    for key in ("run", "checkpoint"):
+        if key in spec:
+            spec[key] = Path(spec[key])
+    folder = run_inversion(device=device, console=console, **spec)
+    if folder != job.run_dir:  # the plan and the command must agree on where the result lives
+        raise GBenchError(f"the inversion wrote {folder}, the table expected {job.run_dir}")
 
 
 
@@ -327,6 +410,17 @@ def comparability(cell: Cell, cfg, extra: tuple) -> tuple[bool, str]:
     return True, f"paper recipe and protocol {cfg.eval.protocol}" + (f" ({n} documented deviations, `gbench models`)" if n else "")
 
 
+def inversion_comparability(cell: Cell, preset: str, job: Job) -> tuple[bool, str]:
+    """A restoration cell is comparable when it restored the paper's images with the released generator."""
+    spec = job.inversion or {}
+    if "checkpoint" not in spec:
+        return False, f"{preset} preset: gbench's own {cell.experiment} {preset} run as the generator, protocol {spec.get('protocol')}"
+    if spec.get("protocol") != cell.paper_protocol:
+        return False, f"{preset} preset: protocol {spec.get('protocol')}; the paper's numbers correspond to {cell.paper_protocol}"
+    return True, (f"released generator, official DGP schedule, protocol {cell.paper_protocol} (the paper's values are "
+                  "unverified quotes: see the notes)")
+
+
 def _read_final(run_dir: Path) -> dict | None:
     path = run_dir / "eval.json"
     try:
@@ -352,7 +446,7 @@ def collect(p: Plan) -> list[Measured]:
             if job.error:
                 problems.append(f"failed: {job.error}")
                 continue
-            if final is None or final.get("step", -1) < job.cfg.train.steps:
+            if final is None or (job.inversion is None and final.get("step", -1) < job.cfg.train.steps):
                 problems.append("not run" if job.status == "new" and final is None else f"incomplete ({job_status(job.run_dir, job.cfg.train.steps)})")
                 continue
             metrics = (final.get("baseline") or {}).get("metrics", {}) if cell.baseline else final.get("metrics", {})
@@ -369,7 +463,9 @@ def collect(p: Plan) -> list[Measured]:
             m.status = problems[0] if len(set(problems)) == 1 else "; ".join(dict.fromkeys(problems))
         if len(m.values) > 1:
             m.spread = None
-        if pc.jobs:
+        if pc.jobs and cell.inversion is not None:
+            m.comparable, m.why = inversion_comparability(cell, p.preset, pc.jobs[0])
+        elif pc.jobs:
             m.comparable, m.why = comparability(cell, pc.jobs[0].cfg, p.extra)
             if cell.baseline:
                 m.why = f"{cell.baseline} baseline under the run's protocol; " + m.why
