@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
@@ -13,6 +14,20 @@ import reference_models
 from gbench.config import RunConfig
 
 
+@contextlib.contextmanager
+def _no_spectral_norm_warmup():
+    """Spectral norm's 15 power iterations at registration add no parameters and are slow through the meta device's
+    decompositions (about 5 s for BigGAN-128's ~100 layers): skipped while a model is built only to be counted."""
+    from torch.nn.utils import parametrizations
+
+    original = parametrizations._SpectralNorm._power_method
+    parametrizations._SpectralNorm._power_method = lambda self, weight_mat, n_power_iterations: None
+    try:
+        yield
+    finally:
+        parametrizations._SpectralNorm._power_method = original
+
+
 @functools.lru_cache(maxsize=None)
 def _count(kind: str, name: str, kwargs_json: str) -> int:
     import json
@@ -20,7 +35,7 @@ def _count(kind: str, name: str, kwargs_json: str) -> int:
     build = reference_models.build_generator if kind == "G" else reference_models.build_discriminator
     kwargs = json.loads(kwargs_json)
     try:  # the meta device allocates nothing: counting a 134M-parameter model is instant
-        with torch.device("meta"):
+        with torch.device("meta"), _no_spectral_norm_warmup():
             return reference_models.count_parameters(build(name, **kwargs))
     except Exception:
         return reference_models.count_parameters(build(name, **kwargs))

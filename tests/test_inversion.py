@@ -251,3 +251,16 @@ def test_restore_scores_every_image_independently_of_the_batch(tiny_gan):
     assert one.labels.tolist() == three.labels.tolist() and one.labels[0] == 1 and one.labels[2] == 3 and 0 <= one.labels[1] < 5
     assert np.allclose(one.per_image["psnr"], three.per_image["psnr"], atol=1e-3) and len(one.per_image["ssim_x100"]) == 3
     assert one.images_per_second > 0 and one.degraded.shape == images.shape
+
+
+def test_restoration_protocol_images():
+    from gbench.inversion.restore import protocol_images
+
+    photos = protocol_images("dgp-skimage32")
+    assert photos.images.shape == (5, 3, 32, 32) and photos.labels.tolist() == [-1] * 5 and photos.names[0] == "astronaut"
+    shapes = protocol_images("dgp-shapes32")
+    assert shapes.images.shape == (16, 3, 32, 32) and (shapes.labels >= 0).all()
+    assert torch.equal(shapes.images, render(1024, seed=1_000_000)[0][:16])  # the held-out test split (disjoint seeds)
+    assert shapes.first(4).checksum != shapes.checksum and len(shapes.first(4)) == 4
+    with pytest.raises(GBenchError, match="not a restoration protocol"):
+        protocol_images("toy-shapes32")

@@ -86,7 +86,10 @@ def square_resize(image: Image.Image, resolution: int) -> np.ndarray:
 
 
 def _skimage_photos(resolution: int) -> tuple[torch.Tensor, list[str]]:
-    import skimage.data
+    try:
+        import skimage.data
+    except ImportError:
+        raise GBenchError("the dgp-skimage32 photos come with scikit-image: pip install scikit-image (in gbench's [dev] extra)") from None
 
     from gbench.data.sr import SKIMAGE_PHOTOS
 
