@@ -146,8 +146,9 @@ PROTOCOLS: dict[str, Protocol] = {
                  "inception-v3-compat", "imagenet", "train", 10_000, 50_000, 128, IMAGENET_RESIZE, metrics=("is", "fid")),
         Protocol("dgp-imagenet128", "Deep Generative Prior restoration: the 1,000 ILSVRC2012 validation images of DGP's "
                  "scripts/imagenet_val_1k.txt (the first validation image of each class, split val-1k), each degraded by the task "
-                 "and restored by inverting a BigGAN-128 (labels given); " + DGP_TASKS + ". The paper's reconstruction script (issue #9) "
-                 "reads list/val_1000.txt, not released: assumed to be the same 1,000 images (unverified)",
+                 "and restored by inverting a BigGAN-128 (labels given); " + DGP_TASKS + ". Image list, preprocessing and task "
+                 "settings are the official code's (scripts, models/dgp.py pre_process); the paper's text was not read. The "
+                 "reconstruction script of issue #9 reads list/val_1000.txt, not released: assumed to be the same 1,000 images",
                  "none", "imagenet", "val-1k", 1_000, 1_000, 128, "CenterCropLongEdge, PIL bilinear to 128 (DGP dataset.ImageDataset)",
                  metrics=("psnr", "ssim", "mse"), quantization=DGP_QUANTIZATION, scoring=DGP_SCORING,
                  comparable="DGP paper Table 1 reconstruction (PSNR / SSIM x100 / MSE x1e-3) with BigGAN-PyTorch's released 128 "
