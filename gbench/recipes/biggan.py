@@ -35,9 +35,12 @@ D steps per G step" relative to SA-GAN), so each preset says which it follows:
   (0, 0.999), batch 2048 for D and G, orthogonal regularisation 1e-4 on G, EMA of G with decay 0.9999 from G step
   20,000 (copies before), hinge loss, 165,000 G steps (row 8's iteration of best FID), evaluated once at the end
   on the EMA generator with standing statistics (16 batches of 512) under `imagenet128-50k`.
-  Where the paper is silent the official ImageNet script `launch_BigGAN_bs256x8.sh` fills in: Adam eps 1e-6, the
-  batch as 8 accumulations of 256 (`--num_{D,G}_accumulations 8`), SN eps 1e-6, BN eps 1e-5, shared dim 128,
-  dim_z 120, no flips.
+  Sources: the learning rates, D steps, cross-replica BN and standing statistics from BigGAN-PyTorch's README ("Key
+  Differences Between This Code And The Original BigGAN"); batch, widths, switches and iterations from Table 1; ortho
+  1e-4, EMA 0.9999 and Adam betas as the paper states them, recalled and matching the official code's options (the
+  paper's text could not be read here). Where the paper is silent or was not read, the official ImageNet script
+  `launch_BigGAN_bs256x8.sh` fills in: Adam eps 1e-6, the batch as 8 accumulations of 256
+  (`--num_{D,G}_accumulations 8`), SN eps 1e-6, BN eps 1e-5, shared dim 128, dim_z 120, no flips.
 - `quick` follows the **official script's optimiser** (`launch_BigGAN_bs256x8.sh`: G lr 1e-4, D lr 4e-4, 1 D step,
   no orthogonal regularisation, Adam eps 1e-6) at its per-accumulation batch of 256 without accumulation, for
   10,000 G steps (about one GPU-hour, estimated), EMA from step 1,000, under `imagenet128-10k`. Not comparable.
