@@ -237,6 +237,13 @@ def test_invert_a_folder_with_and_without_labels(smoke_run, tmp_path, fast_smoke
     rows = [line.split(",") for line in (out / "per_image.csv").read_text().splitlines()[1:]]
     assert [r[1] for r in rows] == ["p0.png", "p1.png"] and rows[1][2] == "7" and 0 <= int(rows[0][2]) < 10  # chosen class
     assert json.loads((out / "eval.json").read_text())["final"]["fingerprint"].startswith("folder@")
+    # the same weights as a checkpoint file (the hook for imported released weights): same restorations and scores
+    checkpoint = sorted((run_dir / "checkpoints").glob("*.pt"))[-1]
+    result = _invoke("invert", "biggan-imagenet128", "--preset", "smoke", "--task", "inpainting", "--images", folder,
+                     "--method", "optimize-z", "--checkpoint", checkpoint, "--out", tmp_path / "inv2", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    (out2,) = (tmp_path / "inv2" / "biggan-imagenet128").iterdir()
+    assert (out2 / "per_image.csv").read_text() == (out / "per_image.csv").read_text()
 
 
 def test_invert_user_errors_are_one_line(smoke_run, tmp_path):
