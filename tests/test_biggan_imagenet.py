@@ -68,7 +68,7 @@ def test_table1_rows_are_configs_with_the_papers_parameter_counts():
     for preset in ("paper", "smoke"):  # the paper's BigGAN row is the experiment itself: one run directory for both
         assert apply_overrides(exp.config(preset), row8.overrides(preset)).hash() == exp.config(preset).hash()
     sagan = apply_overrides(exp.config("smoke"), TABLE1_ROWS[0].overrides("smoke"))
-    assert sagan.model.g_kwargs["init"] == "xavier" and sagan.train.n_critic == 1 and sagan.train.batch_size_d == 4
+    assert sagan.model.g_kwargs["init"] == "xavier" and sagan.train.n_critic == 1 and sagan.train.batch_size_d == 2
 
 
 @pytest.mark.parametrize("switches", [

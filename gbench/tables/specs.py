@@ -213,7 +213,7 @@ def _biggan() -> Table:
                      "regularisation) plus its channel multiplier, batch and iteration count; the paper preset trains each row to "
                      "the paper's iteration of best FID and evaluates the EMA generator with standing statistics there.",
                      "Row 1's numbers are SA-GAN's published ones; gbench's row 1 runs BigGAN-PyTorch's SA-GAN script recipe.",
-                     "Smoke preset: the same switches on a 32x32 BigGAN on shapes32 (widths / 16, batches / 64, 100 steps); quick: "
+                     "Smoke preset: the same switches on a 32x32 BigGAN on shapes32 (widths / 16, batches / 128, 100 steps); quick: "
                      "the paper's widths, batches / 8, 10k steps under imagenet128-10k. Neither is comparable.",
                      "The paper's std is printed as in its Table 1 (how many runs it covers was not checked here).",
                  ), compute=IMAGENET_COMPUTE)
