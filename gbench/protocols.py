@@ -84,6 +84,9 @@ DGP_SCORING = ("per image on RGB in [0, 1] ((x + 1) / 2 of the restoration, unro
                "over channels; MSE; inpainting scores the central hole only; colorization replaces the restoration's Lab L by the "
                "original's first (skimage rgb2lab / lab2rgb); then the mean over images")
 DGP_QUANTIZATION = "none: restorations are scored as floats"
+DGP_SEED_STRIDE = 1_000_003
+DGP_SAMPLE_STREAM = (f"v1: image i draws its latent candidates (and classes, when unknown) from torch.Generator seeded "
+                     f"sample_seed * {DGP_SEED_STRIDE} + i")
 DGP_TASKS = ("tasks: reconstruct (identity), colorization (grey 0.2989/0.5870/0.1140), inpainting (central square of side "
              "min(H, W) // 3 zeroed), sr4 (x4: PIL Lanczos on the uint8 target, DIP lanczos2 on the output, bilinear back up)")
 
@@ -150,21 +153,21 @@ PROTOCOLS: dict[str, Protocol] = {
                  "settings are the official code's (scripts, models/dgp.py pre_process); the paper's text was not read. The "
                  "reconstruction script of issue #9 reads list/val_1000.txt, not released: assumed to be the same 1,000 images",
                  "none", "imagenet", "val-1k", 1_000, 1_000, 128, "CenterCropLongEdge, PIL bilinear to 128 (DGP dataset.ImageDataset)",
-                 metrics=("psnr", "ssim", "mse"), quantization=DGP_QUANTIZATION, scoring=DGP_SCORING,
+                 metrics=("psnr", "ssim", "mse"), quantization=DGP_QUANTIZATION, scoring=DGP_SCORING, sample_stream=DGP_SAMPLE_STREAM,
                  comparable="DGP paper Table 1 reconstruction (PSNR / SSIM x100 / MSE x1e-3) with BigGAN-PyTorch's released 128 "
                             "G/D; the restoration tasks' paper tables were not found (values unknown here)"),
         Protocol("dgp-imagenet128-100", "dgp-imagenet128 quick check: the first 100 of its 1,000 images (classes 0-99); "
                  + DGP_TASKS, "none", "imagenet", "val-1k", 100, 100, 128, "CenterCropLongEdge, PIL bilinear to 128 (DGP dataset.ImageDataset)",
-                 metrics=("psnr", "ssim", "mse"), quantization=DGP_QUANTIZATION, scoring=DGP_SCORING),
+                 metrics=("psnr", "ssim", "mse"), quantization=DGP_QUANTIZATION, scoring=DGP_SCORING, sample_stream=DGP_SAMPLE_STREAM),
         Protocol("dgp-shapes32", "DGP smoke protocol: the first 16 shapes32 test images (held out from training; labels given) "
                  "restored with a smoke-trained 32x32 BigGAN; " + DGP_TASKS + "; not comparable to any paper",
                  "none", "shapes32", "test", 16, 16, 32, "none (32x32 in)", metrics=("psnr", "ssim", "mse"),
-                 quantization=DGP_QUANTIZATION, scoring=DGP_SCORING),
+                 quantization=DGP_QUANTIZATION, scoring=DGP_SCORING, sample_stream=DGP_SAMPLE_STREAM),
         Protocol("dgp-skimage32", "DGP smoke protocol on photos: the 5 colour photos bundled with scikit-image (astronaut, coffee, "
                  "chelsea, rocket, immunohistochemistry) at 32x32, no labels (the class is selected with the latent, as DGP's "
                  "select_y), for colorization and inpainting; " + DGP_TASKS + "; not comparable to any paper",
                  "none", "skimage-photos", "skimage", 5, 5, 32, "CenterCropLongEdge, PIL bilinear to 32", metrics=("psnr", "ssim", "mse"),
-                 quantization=DGP_QUANTIZATION, scoring=DGP_SCORING),
+                 quantization=DGP_QUANTIZATION, scoring=DGP_SCORING, sample_stream=DGP_SAMPLE_STREAM),
         Protocol("toy-shapes32", "shapes32 toy protocol: features of a small classifier trained on shapes32; not comparable to any paper",
                  "toy-shapes32", "shapes32", "test", 2_000, 5_000, 32, "none (32x32 in)", kid_subsets=50, kid_subset_size=1000),
     ]

@@ -34,7 +34,7 @@ from gbench.errors import GBenchError
 from gbench.inversion.degradations import DEGRADATIONS, hole_bounds
 from gbench.inversion.dgp import DGP_PRESETS, InversionConfig, adapt_preset, invert
 from gbench.metrics.restoration import lab_to_rgb, mse, psnr_float, rgb_to_lab, ssim_uniform
-from gbench.protocols import Protocol, get_protocol
+from gbench.protocols import DGP_SEED_STRIDE, Protocol, get_protocol
 
 TASKS = ("reconstruct", "colorization", "inpainting", "sr4")
 METHODS = ("dgp", "optimize-z")
@@ -43,7 +43,6 @@ SMOKE_SELECT_NUM = 32
 PSNR_RANGE, SSIM_RANGE = 1.0, 2.0  # DGP's old scikit-image defaults for float images in [0, 1] (metrics.md 5)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 LABELS_FILE = "labels.txt"
-SEED_STRIDE = 1_000_003  # image i of a protocol with sample seed s draws its candidates from seed s * stride + i
 
 
 @dataclass
@@ -241,7 +240,7 @@ def restore(G: nn.Module, D: nn.Module, data: RestorationImages, task: str, conf
         stop = min(start + batch_size, len(data))
         original = data.images[start:stop].to(device).float().div(127.5).sub(1)
         target = degradation.observe(original)
-        generators = [torch.Generator().manual_seed(data.seed * SEED_STRIDE + i) for i in range(start, stop)]
+        generators = [torch.Generator().manual_seed(data.seed * DGP_SEED_STRIDE + i) for i in range(start, stop)]
         began = time.perf_counter()
         result = invert(G, D, target, data.labels[start:stop].to(device), degradation, config, original=original,
                         generator=generators)
