@@ -197,6 +197,44 @@ def sample(
 
 @app.command()
 @user_errors
+def invert(
+    experiment: str = typer.Argument(..., help="a BigGAN ImageNet-architecture experiment, e.g. biggan-imagenet128"),
+    task: str = typer.Option(..., "--task", "-t", help="reconstruct | colorization | inpainting | sr4"),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="restoration protocol: dgp-imagenet128, dgp-imagenet128-100, "
+                                                                    "dgp-shapes32, dgp-skimage32 (`gbench protocols`)"),
+    images: Optional[Path] = typer.Option(None, "--images", help="a folder of images (optional labels.txt: '<file> <class>' lines)"),
+    method: str = typer.Option("dgp", "--method", "-m", help="dgp | optimize-z"),
+    preset: str = typer.Option("paper", "--preset", "-p", help="paper | quick (official schedules) | smoke (5% of the iterations)"),
+    run: Optional[Path] = typer.Option(None, "--run", help="a run directory of EXPERIMENT (its EMA generator and D)"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="a gbench checkpoint with G_ema/G and D (e.g. imported released weights)"),
+    set_: List[str] = typer.Option([], "--set", "-s", help="config override of the experiment the weights belong to"),
+    schedule: str = typer.Option("", "--schedule", help="another official DGP schedule, e.g. sr4-mse (default: the task's)"),
+    limit: int = typer.Option(0, "--limit", help="restore only the first N images (0 = all)"),
+    batch_size: int = typer.Option(16, "--batch-size", "-b", help="images restored together"),
+    out: Path = typer.Option(Path("runs/invert"), "--out", help="root folder of the outputs"),
+    runs: Path = typer.Option(Path("runs"), "--runs", help="where the experiment's runs are (the default generator)"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+) -> None:
+    """Restore images by inverting a trained BigGAN (Deep Generative Prior or optimise-z): writes the restorations,
+    per-image PSNR / SSIM / MSE, eval.json and a report with before/after grids, and prints img/s.
+
+    Without --run/--checkpoint the experiment's run at --preset is used (the smoke one is trained first if missing).
+
+    Examples:
+
+    * `gbench invert biggan-imagenet128 --preset smoke --task colorization --protocol dgp-shapes32`
+    * `gbench invert biggan-imagenet128 --preset smoke --task inpainting --protocol dgp-skimage32 --method optimize-z`
+    * `gbench invert biggan-imagenet128 --task reconstruct --protocol dgp-imagenet128 --checkpoint biggan128-released.pt --device cuda`
+    """
+    from gbench.invert import run_inversion
+
+    run_inversion(experiment, task, method=method, preset=preset, protocol=protocol, images=images, run=run, checkpoint=checkpoint,
+                  overrides=set_, schedule=schedule, limit=limit, batch_size=batch_size, out=out, runs_root=runs, device=device,
+                  console=console)
+
+
+@app.command()
+@user_errors
 def report(path: Path = typer.Argument(..., help="a run directory")) -> None:
     """Re-render the report of a run (report.md, report.html, plots/).
 

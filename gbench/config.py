@@ -117,6 +117,10 @@ class TrainConfig:
     objective: str = added_field("")  # gan | gan-cls | gan-int | gan-int-cls (Reed et al. 2016); "" = not a text-to-image run
     lr_step_every_epochs: int = added_field(0)  # lr_schedule "epoch-decay": LR x lr_step_factor at every this-many-th epoch (1-based)
     style_steps: int = added_field(0)  # steps of the style encoder S after the `steps` GAN steps (G frozen); 0 = no S
+    # BigGAN (gbench/recipes/biggan.py)
+    ortho_reg: float = added_field(0.0)  # BigGAN orthogonal regularisation strength on G (BigGAN-PyTorch --G_ortho; paper 1e-4); 0 = off
+    adam_eps: float = added_field(1e-8)  # Adam's epsilon for G and D (BigGAN-PyTorch's ImageNet scripts: 1e-6)
+    accumulations: int = added_field(1)  # gradient accumulation: each D and G step sums `accumulations` micro-batches of batch / accumulations
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class EvalConfig:
     # stream order; buffers restored after every 500-image chunk): BigGAN-PyTorch's sampling without --G_eval_mode
     g_train_mode: bool = added_field(False)
     g_train_mode_batch: int = added_field(50)
+    standing_stats: int = added_field(0)  # > 0: BatchNorm statistics of G re-estimated over this many batches of batch_size before each evaluation (BigGAN)
 
 
 @dataclass(frozen=True)
@@ -350,9 +355,10 @@ RULES: dict[str, tuple] = {
     "train.pix2pix_objective": _one_of(*PIX2PIX_OBJECTIVES), "train.lambda_l1": _at_least(0), "train.lambda_cycle": _at_least(0),
     "train.lambda_identity": _at_least(0), "train.pool_size": _at_least(0), "train.epochs_constant": _at_least(0),
     "train.epochs_decay": _at_least(0), "train.objective": _one_of(*TEXT2IMAGE_OBJECTIVES), "train.lr_step_every_epochs": _at_least(0),
-    "train.style_steps": _at_least(0),
+    "train.style_steps": _at_least(0), "train.ortho_reg": _at_least(0), "train.adam_eps": _positive(), "train.accumulations": _at_least(1),
     "eval.protocol": _rule(bool, "a protocol id (`gbench protocols`)"), "eval.at_start": _ANY, "eval.use_ema": _ANY,
     "eval.batch_size": _at_least(1), "eval.segmenter": _ANY, "eval.g_train_mode": _ANY, "eval.g_train_mode_batch": _at_least(1),
+    "eval.standing_stats": _at_least(0),
 }
 
 
@@ -408,6 +414,10 @@ def validate(cfg: RunConfig) -> RunConfig:
                                                             f"data.resolution {d.resolution}"),
         (t.augment in AUGMENT_OPS and any(op not in AUGMENT_OPS[t.augment] for op in _policy_ops(t.augment_policy)),
          f"train.augment_policy {t.augment_policy!r}: {t.augment} takes " + ", ".join(AUGMENT_OPS.get(t.augment, ()))),
+        (t.accumulations > 1 and t.loop_order == "simultaneous", "train.accumulations > 1 needs separate D and G steps: not with "
+                                                                   "train.loop_order simultaneous"),
+        (t.ortho_reg > 0 and t.loop_order == "simultaneous", "train.ortho_reg is added at the G step: not with train.loop_order "
+                                                              "simultaneous"),
         (t.lr_schedule == "epoch-decay" and t.lr_step_every_epochs < 1, "train.lr_schedule epoch-decay needs "
                                                                          "train.lr_step_every_epochs >= 1 (icml2016: 100)"),
         (t.ema_halflife_kimg == 0 and t.ema_rampup > 0, "train.ema_rampup caps the EMA half-life: it needs train.ema_halflife_kimg > 0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -13,6 +14,20 @@ from pathlib import Path
 from gbench.config import RunConfig
 from gbench.io import atomic_write_json
 from gbench.paths import cache_dir
+
+
+@contextlib.contextmanager
+def _no_spectral_norm_warmup():
+    """Spectral norm's 15 power iterations at registration add no parameters and are slow through the meta device's
+    decompositions (about 5 s for BigGAN-128's ~100 layers): skipped while a model is built only to be counted."""
+    from torch.nn.utils import parametrizations
+
+    original = parametrizations._SpectralNorm._power_method
+    parametrizations._SpectralNorm._power_method = lambda self, weight_mat, n_power_iterations: None
+    try:
+        yield
+    finally:
+        parametrizations._SpectralNorm._power_method = original
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,7 +50,7 @@ def _count(kind: str, name: str, kwargs: dict) -> int:
 
     build = reference_models.build_generator if kind == "G" else reference_models.build_discriminator
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _no_spectral_norm_warmup():
             return reference_models.count_parameters(build(name, **kwargs))
     except Exception:
         return reference_models.count_parameters(build(name, **kwargs))

@@ -16,7 +16,7 @@ The text-to-image terms of GAN-CLS / GAN-INT (Reed et al. 2016) are at the end o
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -167,3 +167,25 @@ def style_loss(predicted_z: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Section 4.4: the style encoder S is trained with the squared error ||z - S(G(z, phi(t)))||_2^2, here the
     batch mean of the per-sample squared norm."""
     return (predicted_z - z).pow(2).flatten(1).sum(1).mean()
+
+
+def orthogonal_regularization(weights: Iterable[torch.Tensor], strength: float = 1e-4) -> torch.Tensor:
+    """BigGAN's off-diagonal orthogonal regularisation, as a loss to add to G's loss.
+
+    For each weight W viewed as (out, -1): (strength / 2) * ||(W W^T) * (1 - I)||_F^2, summed over the weights.
+    Its gradient is strength * 2 ((W W^T) * (1 - I)) W, exactly the update ajbrock/BigGAN-PyTorch
+    ``utils.ortho`` adds to ``param.grad`` (so strength 1e-4 means the same as ``--G_ortho 1e-4``); the paper's
+    beta ||W^T W * (1 - I)||_F^2 (Brock et al. 2019, eq. 3) has twice that gradient for the same beta.
+    Which weights: ``utils.ortho`` takes every G parameter with >= 2 dimensions except the shared class embedding
+    (``ImageNetGenerator.ortho_weights()`` lists them).
+    """
+    total = None
+    for weight in weights:
+        w = weight.reshape(weight.shape[0], -1)
+        gram = w @ w.t()
+        off_diagonal = gram - torch.diag_embed(torch.diagonal(gram))
+        term = off_diagonal.pow(2).sum()
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("orthogonal_regularization needs at least one weight")
+    return 0.5 * strength * total

@@ -79,6 +79,8 @@ class Protocol:
     captions: str = ""  # "<dataset>/<split>": every sample is conditioned on one caption of this pool, drawn in the sample stream
     caption_encoder: str = ""  # what made the pool's embeddings
     matching_encoder: str = ""  # image-text encoder of the text-image matching score (R-precision); "" = no matching score
+    # restoration protocols (gbench/inversion/restore.py); empty for the others
+    scoring: str = ""  # how restored images are scored (per image, then averaged)
 
     def constants(self) -> dict:
         """Every constant, prose included (what `gbench protocols ID` shows)."""
@@ -87,12 +89,32 @@ class Protocol:
                      "source_split", "segmentation_classes", "reference_compatible",  # so their fingerprints (and reference-statistics
                      "pr_k", "dc_k", "knn_subsample",  # cache keys) did not change when SR, img2img and the k-NN metrics came;
                      "captions", "caption_encoder", "matching_encoder",  # text-to-image only
+                     "scoring",  # restoration only
                      "is_splits"):  # 0 only in protocols without IS (the DINOv2 ones)
             if not out[name]:
                 del out[name]
         if not self.knn_subsample:
             del out["knn_seed"]
         return out
+
+
+# ImageNet 128x128 (gbench/data/imagenet.py; BigGAN)
+IMAGENET_RESIZE = f"CenterCropLongEdge, PIL bilinear to 128 (BigGAN-PyTorch get_data_loaders); then {INCEPTION_RESIZE}"
+IMAGENET_CAVEATS = (" Caveats: the paper measured with TF Inception and its own statistics (torch-fidelity's port is TF-compatible, "
+                    "the statistics are gbench's); BigGAN-PyTorch's own IS/FID use torchvision's Inception and are 'for monitoring "
+                    "only' (README); scores move with the EMA, BatchNorm statistics (standing vs running) and truncation (none here); "
+                    "Table 1 reports each run at its iteration of best FID.")
+# Deep Generative Prior restoration (gbench/inversion/restore.py, XingangPan/deep-generative-prior models/dgp.py get_metrics)
+DGP_SCORING = ("per image on RGB in [0, 1] ((x + 1) / 2 of the restoration, unrounded): PSNR with data range 1; SSIM with a 7x7 "
+               "uniform window, sample covariance and data range 2 (old scikit-image compare_ssim defaults for float images), mean "
+               "over channels; MSE; inpainting scores the central hole only; colorization replaces the restoration's Lab L by the "
+               "original's first (skimage rgb2lab / lab2rgb); then the mean over images")
+DGP_QUANTIZATION = "none: restorations are scored as floats"
+DGP_SEED_STRIDE = 1_000_003
+DGP_SAMPLE_STREAM = (f"v1: image i draws its latent candidates (and classes, when unknown) from torch.Generator seeded "
+                     f"sample_seed * {DGP_SEED_STRIDE} + i")
+DGP_TASKS = ("tasks: reconstruct (identity), colorization (grey 0.2989/0.5870/0.1140), inpainting (central square of side "
+             "min(H, W) // 3 zeroed), sr4 (x4: PIL Lanczos on the uint8 target, DIP lanczos2 on the output, bilinear back up)")
 
 
 def _cifar(id_: str, split: str, n_gen: int, n_ref: int, description: str, comparable: str) -> Protocol:
@@ -143,6 +165,35 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol("maps-fid", "maps aerial->map: the 1,098 val aerial photos translated vs the 1,098 val maps at 256x256 (FID, KID)",
                  "inception-v3-compat", "maps", "valB", 1098, 1098, 256, INCEPTION_RESIZE, metrics=("fid", "kid"),
                  source_split="valA"),
+        Protocol("imagenet128-50k", "ImageNet 128x128: 50k generated (labels uniform over the 1,000 classes) vs the 1.28M ILSVRC2012 "
+                 "training images (IS 10 splits, FID; no KID: its rows of 1.28M features do not fit in memory)." + IMAGENET_CAVEATS,
+                 "inception-v3-compat", "imagenet", "train", 50_000, 0, 128, IMAGENET_RESIZE, metrics=("is", "fid"),
+                 comparable="BigGAN paper Table 1 (50k samples, TF Inception, ImageNet-train statistics at 128, no truncation), "
+                            "nominally: the paper's pipeline itself was not run"),
+        Protocol("imagenet128-10k", "ImageNet 128x128 quick check: 10k generated vs 50k training images (an evenly strided subset "
+                 "of the sorted training list); FID biased upward vs imagenet128-50k." + IMAGENET_CAVEATS,
+                 "inception-v3-compat", "imagenet", "train", 10_000, 50_000, 128, IMAGENET_RESIZE, metrics=("is", "fid")),
+        Protocol("dgp-imagenet128", "Deep Generative Prior restoration: the 1,000 ILSVRC2012 validation images of DGP's "
+                 "scripts/imagenet_val_1k.txt (the first validation image of each class, split val-1k), each degraded by the task "
+                 "and restored by inverting a BigGAN-128 (labels given); " + DGP_TASKS + ". Image list, preprocessing and task "
+                 "settings are the official code's (scripts, models/dgp.py pre_process); the paper's text was not read. The "
+                 "reconstruction script of issue #9 reads list/val_1000.txt, not released: assumed to be the same 1,000 images",
+                 "none", "imagenet", "val-1k", 1_000, 1_000, 128, "CenterCropLongEdge, PIL bilinear to 128 (DGP dataset.ImageDataset)",
+                 metrics=("psnr", "ssim", "mse"), quantization=DGP_QUANTIZATION, scoring=DGP_SCORING, sample_stream=DGP_SAMPLE_STREAM,
+                 comparable="DGP paper Table 1 reconstruction (PSNR / SSIM x100 / MSE x1e-3) with BigGAN-PyTorch's released 128 "
+                            "G/D; the restoration tasks' paper tables were not found (values unknown here)"),
+        Protocol("dgp-imagenet128-100", "dgp-imagenet128 quick check: the first 100 of its 1,000 images (classes 0-99); "
+                 + DGP_TASKS, "none", "imagenet", "val-1k", 100, 100, 128, "CenterCropLongEdge, PIL bilinear to 128 (DGP dataset.ImageDataset)",
+                 metrics=("psnr", "ssim", "mse"), quantization=DGP_QUANTIZATION, scoring=DGP_SCORING, sample_stream=DGP_SAMPLE_STREAM),
+        Protocol("dgp-shapes32", "DGP smoke protocol: the first 16 shapes32 test images (held out from training; labels given) "
+                 "restored with a smoke-trained 32x32 BigGAN; " + DGP_TASKS + "; not comparable to any paper",
+                 "none", "shapes32", "test", 16, 16, 32, "none (32x32 in)", metrics=("psnr", "ssim", "mse"),
+                 quantization=DGP_QUANTIZATION, scoring=DGP_SCORING, sample_stream=DGP_SAMPLE_STREAM),
+        Protocol("dgp-skimage32", "DGP smoke protocol on photos: the 5 colour photos bundled with scikit-image (astronaut, coffee, "
+                 "chelsea, rocket, immunohistochemistry) at 32x32, no labels (the class is selected with the latent, as DGP's "
+                 "select_y), for colorization and inpainting; " + DGP_TASKS + "; not comparable to any paper",
+                 "none", "skimage-photos", "skimage", 5, 5, 32, "CenterCropLongEdge, PIL bilinear to 32", metrics=("psnr", "ssim", "mse"),
+                 quantization=DGP_QUANTIZATION, scoring=DGP_SCORING, sample_stream=DGP_SAMPLE_STREAM),
         Protocol("toy-shapes32", "shapes32 toy protocol: features of a small classifier trained on shapes32; not comparable to any paper",
                  "toy-shapes32", "shapes32", "test", 2_000, 5_000, 32, "none (32x32 in)", kid_subsets=50, kid_subset_size=1000),
         Protocol("toy-shapes-gray28", "shapes-gray toy protocol (the MNIST models' smoke runs): grey 28x28 samples vs grey 28x28 shapes "

@@ -52,7 +52,7 @@ def test_doctor_runs_offline():
 
 
 def test_help_has_examples():
-    for cmd in ("run", "models", "protocols", "report", "doctor"):
+    for cmd in ("run", "models", "protocols", "report", "doctor", "invert"):
         result = runner.invoke(app, [cmd, "--help"])
         assert result.exit_code == 0 and "gbench " in result.output
 

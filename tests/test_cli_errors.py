@@ -69,7 +69,7 @@ BAD = [
     (["reproduce", "transgan-table3", "--jobs", "0"], 2, "--jobs must be at least 1"),
     (["eval", "--protocol", "toy-shapes32"], 2, "exactly one of --run, --checkpoint, --samples, --generator"),
     (["eval", "--protocol", "toy-shapes32", "--generator", "no_such_module:make", "--seeds", "0"], 2, "--seeds must be >= 1"),
-    (["data", "fetch", "imagenet"], 2, "unknown dataset or asset 'imagenet'"),
+    (["data", "fetch", "lsun-bedroom"], 2, "unknown dataset or asset 'lsun-bedroom'"),
     (["bench"], 2, "name the experiment to time"),
 ]
 

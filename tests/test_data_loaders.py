@@ -394,4 +394,4 @@ def test_dataset_catalogue_is_complete():
     assert download.DATASETS["cifar10"].remotes[0].md5 == "c58f30108f718f92721af3b95e74349a"
     assert download.DATASETS["celeba"].remotes[0].md5 == "00d2c5bc6d35e252742224ab0c1e8fcb"
     with pytest.raises(GBenchError, match="unknown dataset or asset"):
-        inventory.fetch("imagenet")
+        inventory.fetch("lsun-bedroom")

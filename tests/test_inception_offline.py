@@ -139,5 +139,5 @@ def test_data_list_and_fetch_offline(offline_home, tmp_path):
     assert status("cifar10") == "present"
     result = runner.invoke(app, ["data", "fetch", "cifar10", "--root", str(root)])  # present: no download, works offline
     assert result.exit_code == 0 and "cifar-10-batches-py" in result.output
-    result = runner.invoke(app, ["data", "fetch", "imagenet"])
-    assert result.exit_code == 2 and "unknown dataset or asset 'imagenet'" in " ".join(result.output.split())
+    result = runner.invoke(app, ["data", "fetch", "lsun-bedroom"])
+    assert result.exit_code == 2 and "unknown dataset or asset 'lsun-bedroom'" in " ".join(result.output.split())

@@ -26,7 +26,7 @@ LAYERS = (
     ("gbench.evaluation",),
     ("gbench.train", "gbench.official", "gbench.inversion"),
     ("gbench.leaderboard", "gbench.report", "gbench.inventory", "gbench.inspect", "gbench.sample"),
-    ("gbench.runs",),
+    ("gbench.runs", "gbench.invert"),
     ("gbench.tables", "gbench.bench"),
     ("gbench.cli", "gbench.__main__"),
 )

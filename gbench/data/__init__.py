@@ -51,6 +51,12 @@ def _celeba(root, split, resolution, size):
     return load_celeba(root, split=split, resolution=resolution or 64)
 
 
+def _imagenet(root, split, resolution, size):
+    from gbench.data.imagenet import load_imagenet
+
+    return load_imagenet(root, split=split, resolution=resolution or 128, size=size)
+
+
 def _img2img(name):
     """One domain of an image-to-image set: split "<split>A" or "<split>B" (gbench/data/paired.py)."""
 
@@ -76,6 +82,7 @@ def _captioned(name):
 
 
 LOADERS = {"shapes32": _shapes32, "shapes-gray": _shapes_gray, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba,
+           "imagenet": _imagenet,
            **{name: _img2img(name) for name in ("facades", "maps", "cityscapes", "horse2zebra", "toyscapes")},
            **{name: _captioned(name) for name in ("cub", "flowers")}}
 

@@ -490,6 +490,19 @@ DATASETS: dict[str, DatasetInfo] = {
         manual="login required at https://www.cityscapes-dataset.com; `gbench data fetch cityscapes` prints the steps",
         module="cityscapes",
     ),
+    # ImageNet (gbench/data/imagenet.py): licensed, user-supplied; md5s of the official archives as torchvision pins them.
+    "imagenet": DatasetInfo(
+        name="imagenet",
+        title="ImageNet ILSVRC2012",
+        content="1.28M train images in 1,000 class folders, 50k val; BigGAN / DGP use a centre crop of the short side resized to 128",
+        expected=("imagenet/train", "imagenet/val"),
+        remotes=(RemoteFile("ILSVRC2012_img_train.tar", ("https://image-net.org/download-images",), md5="1d675b47d978889d74fa0da5fadfb00e"),
+                 RemoteFile("ILSVRC2012_img_val.tar", ("https://image-net.org/download-images",), md5="29b22e2961454d5413ddabcf34fc5622"),
+                 RemoteFile("ILSVRC2012_devkit_t12.tar.gz", ("https://image-net.org/download-images",),
+                            md5="fa75699e90414af021442c21a62c3abf")),
+        used_by="BigGAN ImageNet 128 (imagenet128-* protocols), Deep Generative Prior (dgp-imagenet128*)",
+        manual="licence required at https://image-net.org; `gbench data fetch imagenet` prints the layout to extract into",
+    ),
 }
 
 

@@ -101,7 +101,7 @@ PAPER_PROTOCOLS: dict[str, PaperProtocol] = {p.id: p for p in (
                   {"extractor": "none", "reference": "sr-benchmark", "scale": 4, "crop_border": 4}, nominal="sr-x4-y"),
     PaperProtocol("paper:srgan-mos", "SRGAN: mean opinion score of 26 raters (1-5)", {}),
     PaperProtocol("paper:biggan-imagenet128", "BigGAN: TF-Inception IS/FID at 128x128 at the iteration of best FID",
-                  {"extractor": TF_INCEPTION, "reference": "imagenet", "resolution": 128}),
+                  {"extractor": TF_INCEPTION, "reference": "imagenet", "resolution": 128}, nominal="imagenet128-50k"),
     PaperProtocol("paper:stackgan-is-cub", "StackGAN's Inception score on CUB: Inception-v3 fine-tuned on the 50 CUB test classes "
                   "(hanzhanggit/StackGAN-inception-model, birds_valid299), images from test captions resized bilinearly to 299, softmax over "
                   "the 50 classes, 10 splits (gbench's cub-is-fid scores IS with the ImageNet Inception: a different measurement, so no "
@@ -116,8 +116,9 @@ PAPER_PROTOCOLS: dict[str, PaperProtocol] = {p.id: p for p in (
     PaperProtocol("paper:tise-cub", "TISE toolbox (Dinh et al. 2022) on CUB: FID by pytorch-fid against its bird_val.npz statistics; IS* with a "
                   "temperature-calibrated fine-tuned Inception; R-precision with its own image-text encoder; images from its test captions",
                   {"extractor": "pytorch-fid Inception (FID); calibrated fine-tuned Inception (IS*)", "reference": "cub"}),
-    PaperProtocol("paper:dgp-reconstruction", "DGP: reconstruction of ImageNet 128x128 validation images through BigGAN",
-                  {"reference": "imagenet", "resolution": 128}),
+    PaperProtocol("paper:dgp-reconstruction", "DGP: reconstruction of ImageNet 128x128 validation images through BigGAN "
+                  "(PSNR, SSIM with old scikit-image defaults, MSE on [0, 1])",
+                  {"reference": "imagenet", "reference_split": "val", "resolution": 128}, nominal="dgp-imagenet128"),
     PaperProtocol("paper:stein2023-dinov2-cifar10", "Stein et al. 2023 (dgm-eval defaults): DINOv2 ViT-L/14 CLS features of images "
                   "resized to 224 with PIL bicubic; FD on 50k generated vs the 50k CIFAR-10 training images; precision, recall, "
                   "density and coverage with k = 5 on 10k rows of each set drawn without a fixed seed",

@@ -220,8 +220,9 @@ def rows_from_run(run_dir: Path, data: dict) -> list[Row]:
     final = data["final"]
     protocol_id = final.get("protocol") or final["fingerprint"].split("@")[0]
     protocol = PROTOCOLS.get(protocol_id)
-    board = board_for_reference(protocol.reference if protocol else final.get("reference", "local"))
-    model, setting = _run_setting(run_dir, data, final)
+    board = data.get("board") or board_for_reference(protocol.reference if protocol else final.get("reference", "local"))
+    # results that are not training runs (`gbench invert`) name their own board, model and setting
+    model, setting = (data["model"], data["setting"]) if "model" in data and "setting" in data else _run_setting(run_dir, data, final)
     common = dict(board=board, protocol=final["fingerprint"], n_gen=final.get("n_gen"), n_ref=final.get("n_ref"),
                   reference_split=protocol.reference_split if protocol else "", source=f"local run {run_dir}",
                   notes=_sampling_note(final.get("comparable_to", ""), final.get("sampling")), where=str(run_dir / "eval.json"),

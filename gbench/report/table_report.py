@@ -261,6 +261,8 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path, pr_lines:
 
     t = p.table
     lines = [f"# {t.title}", "", headline(p, measured), ""]
+    if t.compute:
+        lines += [f"**Compute of the paper preset:** {t.compute}.", ""]
     fingerprints = list(dict.fromkeys(f for m in measured for f in m.fingerprints))
     if len(fingerprints) > 1:
         lines += [f"**The measured cells were scored under {len(fingerprints)} protocol fingerprints** "
@@ -300,7 +302,11 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path, pr_lines:
             continue
         seen.add(key)
         experiment = pc.cell.experiment or (pc.jobs[0].cfg.experiment + f" ({pc.cell.baseline})" if pc.jobs else "–")
-        overrides = ", ".join(f"`{k}={v}`" for k, v in pc.cell.overrides) or "–"
+        applied = [*pc.cell.overrides, *dict(pc.cell.preset_overrides).get(p.preset, ())]
+        overrides = ", ".join(f"`{k}={v}`" for k, v in applied) or "–"
+        if pc.cell.inversion is not None:
+            spec = pc.cell.inversion
+            overrides = f"`gbench invert --task {spec.task} --method {spec.method} --protocol {spec.protocol(p.preset)}`"
         runs = ", ".join(f"`{_shown_run(d, p.out)}`" for d in m.run_dirs) or "–"
         status = (pc.unavailable and f"not available: {pc.unavailable}") or (m.status or "measured")
         lines.append(f"| {m.row} | {experiment} | {overrides} | {runs} | {', '.join(f'`{f}`' for f in m.fingerprints) or '–'} | {status} |")

@@ -14,8 +14,10 @@ Tables:
   takes its rows from leaderboards/cifar10.csv.
 - `pix2pix-losses`, `pix2pix-patch`, `cyclegan-cityscapes`, `srgan-x4`: the plain-data `TABLES` of
   gbench/recipes/{pix2pix,cyclegan,srgan}.py, read defensively (a missing module makes the table "not available").
-- `biggan-imagenet128`, `dgp-inversion`: published values only, from the leaderboard: gbench cannot train
-  BigGAN at ImageNet 128x128 on one machine.
+- `biggan-imagenet128`: BigGAN Table 1, each row `biggan-imagenet128` with the row's switches (scale-dependent ones per
+  preset, `Cell.preset_overrides`); the paper preset needs a cluster (`Table.compute` says what the paper used).
+- `dgp-inversion`: DGP's GAN-inversion comparison; its (a) and DGP cells are `Cell.inversion` jobs (`gbench invert` on
+  the experiment's run, or on its released checkpoint at the paper/quick presets), run after the training they need.
 - `published-checkpoints`: every release of gbench/official/registry.py; its cells evaluate the authors' released
   weights under the release's protocol (`Cell.release`), nothing is trained.
 
@@ -29,10 +31,10 @@ from its run directory and its job) and `jobfiles` (the `jobs/` folder of a run 
 gbench/report/table_report.py.
 """
 
-from gbench.tables.runner import (Job, Measured, Plan, PlannedCell, collect, comparability, job_status, plan, reproduce, run_missing,
-                                     select_rows, table_status, worker_devices)
-from gbench.tables.specs import TABLES, Cell, Table, gan_table, get_table, is_fid_cells, register_table, table_names
+from gbench.tables.runner import (Job, Measured, Plan, PlannedCell, collect, comparability, inversion_comparability, job_status, plan,
+                                     reproduce, run_missing, select_rows, table_status, worker_devices)
+from gbench.tables.specs import TABLES, Cell, Inversion, Table, gan_table, get_table, is_fid_cells, register_table, table_names
 
-__all__ = ["TABLES", "Cell", "Job", "Measured", "Plan", "PlannedCell", "Table", "collect", "comparability", "gan_table", "get_table",
-           "is_fid_cells", "job_status", "plan", "register_table", "reproduce", "run_missing", "select_rows", "table_names", "table_status",
-           "worker_devices"]
+__all__ = ["TABLES", "Cell", "Inversion", "Job", "Measured", "Plan", "PlannedCell", "Table", "collect", "comparability", "gan_table",
+           "get_table", "inversion_comparability", "is_fid_cells", "job_status", "plan", "register_table", "reproduce", "run_missing",
+           "select_rows", "table_names", "table_status", "worker_devices"]

@@ -31,6 +31,7 @@ class Job:
     release: str = ""  # a released checkpoint to evaluate (run_dir holds verify.json) instead of a run to train
     checkpoint: Path | None = None  # the release's file
     seeds: int = 1  # sample seeds of a release evaluation
+    inversion: dict | None = None  # a `gbench invert` job (gbench.invert.run_inversion keywords); run_dir is its output folder
 
 
 @dataclass
@@ -71,6 +72,9 @@ def _resolve(cell: Cell, preset: str, extra: tuple, seed_offset: int, out: Path)
     cfg = get_experiment(cell.experiment).config(preset)
     if cell.overrides:
         cfg = apply_overrides(cfg, dict(cell.overrides))
+    scaled = dict(cell.preset_overrides).get(preset)
+    if scaled:
+        cfg = apply_overrides(cfg, dict(scaled))
     if extra:
         cfg = apply_overrides(cfg, list(extra))
     cfg = replace(cfg, seed=cfg.seed + seed_offset)
@@ -119,6 +123,9 @@ def plan(table: Table, *, preset: str = "paper", seeds: int = 1, out: str | Path
             cells.append(PlannedCell(cell, [], f"experiment {experiment!r} is not in this gbench (yet)"))
             continue
         source = replace(cell, experiment=experiment, overrides=cell.overrides if cell.experiment else ())
+        if cell.inversion is not None:
+            cells.append(_plan_inversion(source, preset, seeds, out, extra, jobs))
+            continue
         try:
             cfgs = [_resolve(source, preset, extra, i, out) for i in range(seeds)]
         except GBenchError as exc:
@@ -169,6 +176,50 @@ def _read_verify(run_dir: Path) -> dict | None:
 def _release_status(run_dir: Path, seeds: int) -> str:
     report = _read_verify(run_dir)
     return "finished" if report is not None and len(report.get("seeds", [])) >= seeds else "new"
+
+
+def _plan_inversion(cell: Cell, preset: str, seeds: int, out: Path, extra: tuple, jobs: dict) -> PlannedCell:
+    """An inversion cell: one `gbench invert` job per seed, each after the job that trains its generator (or on the
+    experiment's released checkpoint at the presets that use it)."""
+    from gbench.invert import inversion_folder, released_checkpoint
+    from gbench.runs import run_dir_for
+
+    inversion = cell.inversion
+    protocol = inversion.protocol(preset)
+    if protocol is None:
+        return PlannedCell(cell, [], f"no restoration protocol for the {preset} preset")
+    common = dict(experiment=cell.experiment, task=inversion.task, method=inversion.method, preset=preset, protocol=protocol,
+                  out=str(out / "invert"), runs_root=str(out))
+    cell_jobs = []
+    if preset in inversion.released:
+        checkpoint = released_checkpoint(cell.experiment)
+        if checkpoint is None or not checkpoint.is_file():
+            return PlannedCell(cell, [], f"needs the released generator and discriminator of {cell.experiment} as a gbench checkpoint "
+                                         f"at {checkpoint} (BigGAN-PyTorch's 128x128 G_ema.pth / D.pth through `gbench import "
+                                         "biggan-pytorch`, whose key map for this model is pending) and the ImageNet validation set")
+        if extra:
+            return PlannedCell(cell, [], "--set overrides do not apply to a released checkpoint")
+        from gbench.experiments import resolve_config
+
+        cfg = resolve_config(cell.experiment, preset)
+        folder = inversion_folder(cfg, checkpoint=checkpoint, **common)
+        jobs.setdefault(folder, Job(cfg, folder, "finished" if (folder / "eval.json").is_file() else "new",
+                                    inversion={**common, "checkpoint": str(checkpoint)}))
+        return PlannedCell(cell, [jobs[folder]])
+    try:
+        cfgs = [_resolve(cell, preset, extra, i, out) for i in range(seeds)]
+    except GBenchError as exc:
+        return PlannedCell(cell, [], f"cannot resolve {cell.experiment}: {exc}")
+    for cfg in cfgs:
+        run_dir = run_dir_for(cfg, out)
+        if run_dir not in jobs:
+            jobs[run_dir] = Job(cfg, run_dir, job_status(run_dir, cfg.train.steps))
+        folder = inversion_folder(cfg, run=run_dir, **common)
+        if folder not in jobs:
+            jobs[folder] = Job(cfg, folder, "finished" if (folder / "eval.json").is_file() else "new", depends=[run_dir],
+                               inversion={**common, "run": str(run_dir)})
+        cell_jobs.append(jobs[folder])
+    return PlannedCell(cell, cell_jobs)
 
 
 def _baseline_experiment(table: Table, cell: Cell) -> str | None:
@@ -263,11 +314,11 @@ def worker_devices(jobs: int, device: str, threads: int = 0) -> tuple[list[str],
 def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None, launcher: str = "local", cluster=None,
                 wait: bool = True, poll: float | None = None) -> list[Job]:
     """Train every job of the plan that is not finished (interrupted ones resume); returns the failed jobs. Released
-    checkpoints are evaluated here first.
+    checkpoints are evaluated here first; restorations (`gbench invert` cells) run here after the training they need.
 
     `launcher`: "local" trains here (`jobs` > 1: in worker processes, `p.threads` CPU threads each when set); "slurm"
-    and "submitit-local" make each job a submitit job (gbench/tables/launchers.py, with `cluster` = its ClusterOptions);
-    slurm returns after submitting unless `wait`.
+    and "submitit-local" make each training job a submitit job (gbench/tables/launchers.py, with `cluster` = its
+    ClusterOptions); slurm returns after submitting unless `wait` (restorations then wait for the next reproduce).
     """
     from rich.console import Console
 
@@ -285,15 +336,18 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None, l
         if job.error:
             console.print(f"[red]failed[/red] {job.run_dir}: {job.error}")
             failed.append(job)
-    todo = [j for j in todo if not j.release]
-    if not todo:
-        return failed
+    inversions = [j for j in todo if j.inversion is not None]
+    todo = [j for j in todo if not j.release and j.inversion is None]
     if launcher != "local":
         from gbench.tables.launchers import ClusterOptions, dispatch
 
-        return failed + dispatch(p, _waves(todo), launcher, cluster or ClusterOptions(), jobs=jobs, device=device, wait_for_end=wait,
-                                 poll=poll, console=console)
-    if jobs <= 1:
+        if todo:
+            failed += dispatch(p, _waves(todo), launcher, cluster or ClusterOptions(), jobs=jobs, device=device, wait_for_end=wait,
+                               poll=poll, console=console)
+        if inversions and not wait:
+            console.print(f"{len(inversions)} restoration cell(s) run once their training has finished: run this command again then")
+            return failed
+    elif jobs <= 1 and todo:
         import torch
 
         from gbench.runs import run_experiment
@@ -312,11 +366,30 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None, l
             if job.error:
                 console.print(f"[red]failed[/red] {job.run_dir}: {job.error}")
                 failed.append(job)
-        return failed
+    elif todo:
+        failed += _run_in_workers(p, todo, jobs, device, console)
+    for job in inversions:
+        if any(d in {f.run_dir for f in failed} for d in job.depends):
+            job.error = "its generator's training run failed"
+        else:
+            try:
+                _run_inversion_job(job, device, console)
+            except GBenchError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one failed cell must not lose the others
+                job.error = f"{type(exc).__name__}: {exc}"
+        if job.error:
+            console.print(f"[red]failed[/red] {job.run_dir}: {job.error}")
+            failed.append(job)
+    return failed
 
+
+def _run_in_workers(p: Plan, todo: list[Job], jobs: int, device: str, console) -> list[Job]:
+    """Training jobs in `jobs` worker processes (one per visible GPU, else CPU workers), wave by wave; the failed ones."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    failed = []
     devices, threads = worker_devices(jobs, device, p.threads)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -339,6 +412,16 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None, l
     return failed
 
 
+def _run_inversion_job(job: Job, device: str, console) -> None:
+    from gbench.invert import run_inversion
+
+    spec = dict(job.inversion)
+    for key in ("run", "checkpoint"):
+        if key in spec:
+            spec[key] = Path(spec[key])
+    folder = run_inversion(device=device, console=console, **spec)
+    if folder != job.run_dir:  # the plan and the command must agree on where the result lives
+        raise GBenchError(f"the inversion wrote {folder}, the table expected {job.run_dir}")
 
 
 # ----------------------------------------------------------------------------- measured values
@@ -398,6 +481,17 @@ def comparability(cell: Cell, cfg, extra: tuple) -> tuple[bool, str]:
         return False, "gbench's own FCN-8s, not the authors' Caffe network: read against the ground-truth row"
     n = len(get_experiment(cfg.experiment).deviations)
     return True, f"paper recipe and protocol {cfg.eval.protocol}" + (f" ({n} documented deviations, `gbench models`)" if n else "")
+
+
+def inversion_comparability(cell: Cell, preset: str, job: Job) -> tuple[bool, str]:
+    """A restoration cell is comparable when it restored the paper's images with the released generator."""
+    spec = job.inversion or {}
+    if "checkpoint" not in spec:
+        return False, f"{preset} preset: gbench's own {cell.experiment} {preset} run as the generator, protocol {spec.get('protocol')}"
+    if spec.get("protocol") != cell.paper_protocol:
+        return False, f"{preset} preset: protocol {spec.get('protocol')}; the paper's numbers correspond to {cell.paper_protocol}"
+    return True, (f"released generator, official DGP schedule, protocol {cell.paper_protocol} (the paper's values are "
+                  "unverified quotes: see the notes)")
 
 
 def _read_final(run_dir: Path) -> dict | None:
@@ -464,7 +558,7 @@ def collect(p: Plan, states: dict | None = None) -> list[Measured]:
                 if problem:
                     problems.append(problem)
                 continue
-            if final is None or final.get("step", -1) < job.cfg.train.steps:
+            if final is None or (job.inversion is None and final.get("step", -1) < job.cfg.train.steps):
                 if states and job.run_dir in states:
                     problems.append(states[job.run_dir].text())
                 else:
@@ -487,6 +581,8 @@ def collect(p: Plan, states: dict | None = None) -> list[Measured]:
             m.spread = None
         if pc.jobs and cell.release:
             m.comparable, m.why = release_comparability(cell, m)
+        elif pc.jobs and cell.inversion is not None:
+            m.comparable, m.why = inversion_comparability(cell, p.preset, pc.jobs[0])
         elif pc.jobs:
             m.comparable, m.why = comparability(cell, pc.jobs[0].cfg, p.extra)
             if cell.baseline:

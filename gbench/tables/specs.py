@@ -13,6 +13,22 @@ from gbench.errors import UsageError
 
 
 @dataclass(frozen=True)
+class Inversion:
+    """A cell measured by restoring images with a trained generator (gbench/invert.py) instead of by a training run's
+    evaluation: the cell's experiment names the generator, `task` / `method` what is run, `protocols` the restoration
+    protocol per preset. At the presets in `released` the generator is the experiment's released checkpoint
+    (gbench.invert.released_checkpoint); elsewhere it is the experiment's own run at that preset (trained if missing)."""
+
+    task: str
+    method: str  # "dgp" | "optimize-z"
+    protocols: tuple  # ((preset, protocol id), ...)
+    released: tuple = ("paper", "quick")
+
+    def protocol(self, preset: str) -> str | None:
+        return dict(self.protocols).get(preset)
+
+
+@dataclass(frozen=True)
 class Cell:
     row: str
     column: str
@@ -26,6 +42,8 @@ class Cell:
     baseline: str = ""  # "bicubic": read the run's final["baseline"]["metrics"] instead of the model's
     unavailable: str = ""  # set by the table itself when the cell can never be measured
     release: str = ""  # a gbench.official registry release: the cell evaluates its checkpoint, nothing is trained
+    preset_overrides: tuple = ()  # ((preset, ((key, value), ...)), ...): applied after `overrides` at that preset (scale-dependent switches)
+    inversion: Inversion | None = None  # measured by restoring images (gbench invert), not by a run's evaluation
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,7 @@ class Table:
     notes: tuple = ()
     trainable: bool = True  # False: rendered from the leaderboard only
     unavailable: str = ""  # the whole table cannot be built (e.g. its recipe module is missing)
+    compute: str = ""  # the paper's compute when the paper preset needs a cluster (shown at the top of the report)
 
     def cell(self, row: str, column: str) -> Cell | None:
         return next((c for c in self.cells if c.row == row and c.column == column), None)
@@ -170,18 +189,75 @@ def _from_leaderboard(name: str, title: str, board: str, columns: tuple, label: 
 
 
 def _biggan() -> Table:
-    return _from_leaderboard("biggan-imagenet128", "BigGAN: ImageNet 128x128 ablation (FID / IS)", "imagenet128", ("FID", "IS"),
-                             lambda r: f"{r.model}: {r.setting}",
-                             "published values only: gbench cannot train BigGAN on ImageNet 128x128 on one machine "
-                             "(batch 2048, 70-170M parameters, 10^5 iterations on many accelerators)")
+    """BigGAN Table 1: every row is `biggan-imagenet128` with the row's switches (gbench/recipes/biggan.py TABLE1_ROWS);
+    the scale-dependent ones (widths, batch, iterations, dim_z) per preset."""
+    from gbench.leaderboard import load_published
+    from gbench.recipes.biggan import IMAGENET_COMPUTE, TABLE1_ROWS
+
+    published = load_published("imagenet128")
+    scale_dependent = ("model.g_kwargs.g_ch", "model.d_kwargs.d_ch", "model.g_kwargs.latent_dim", "train.batch_size_d",
+                       "train.batch_size_g", "train.accumulations", "train.steps", "train.ema_start_step")
+    cells = []
+    for row in TABLE1_ROWS:
+        per_preset = {preset: row.overrides(preset) for preset in ("paper", "quick", "smoke")}
+        switches = {k: v for k, v in per_preset["paper"].items() if k not in scale_dependent}
+        scaled = tuple((preset, _items({k: v for k, v in o.items() if k in scale_dependent})) for preset, o in per_preset.items())
+        for column, metric, std_metric in (("FID", "fid", ""), ("IS", "is_mean", "is_std")):
+            paper = next((r for r in published if (r.model, r.setting, r.metric) == (row.leaderboard_model, row.leaderboard_setting,
+                                                                                      column)), None)
+            cells.append(Cell(row.label, column, metric, paper.value if paper else None, "biggan-imagenet128", _items(switches),
+                              paper.std if paper else None, "imagenet128-50k", std_metric=std_metric, preset_overrides=scaled))
+    return Table("biggan-imagenet128", "BigGAN Table 1: ImageNet 128x128 ablations (FID / IS)",
+                 "Brock et al. 2019 (ICLR), Table 1; values and provenance in leaderboards/imagenet128.csv",
+                 tuple(r.label for r in TABLE1_ROWS), ("FID", "IS"), tuple(cells), notes=(
+                     "Each row is `biggan-imagenet128` with the row's switches (shared embedding, hierarchical z, orthogonal "
+                     "regularisation) plus its channel multiplier, batch and iteration count; the paper preset trains each row to "
+                     "the paper's iteration of best FID and evaluates the EMA generator with standing statistics there.",
+                     "Row 1's numbers are SA-GAN's published ones; gbench's row 1 runs BigGAN-PyTorch's SA-GAN script recipe.",
+                     "Smoke preset: the same switches on a 32x32 BigGAN on shapes32 (widths / 16, batches / 128, 100 steps); quick: "
+                     "the paper's widths, batches / 8, 10k steps under imagenet128-10k. Neither is comparable.",
+                     "The paper's std is printed as in its Table 1 (how many runs it covers was not checked here).",
+                 ), compute=IMAGENET_COMPUTE)
+
+
+DGP_ROWS = (  # (row = leaderboard model, method or None, why not)
+    ("(a) optimize z", "optimize-z", ""),
+    ("(b) encoder", None, "needs an encoder trained to invert BigGAN-128 (the paper's is not released; training one takes "
+                          "GPU-days of generated pairs): not in gbench"),
+    ("(c) encoder + optimize z", None, "starts from (b)'s encoder: not in gbench"),
+    ("(d) (c) + feature perturbation", None, "starts from (b)'s encoder and perturbs G's intermediate features: not in gbench"),
+    ("DGP", "dgp", ""),
+)
+DGP_PROTOCOLS = (("paper", "dgp-imagenet128"), ("quick", "dgp-imagenet128-100"), ("smoke", "dgp-shapes32"))
 
 
 def _dgp() -> Table:
-    return _from_leaderboard("dgp-inversion", "Deep Generative Prior: BigGAN inversion on ImageNet 128x128", "gan_inversion",
-                             ("psnr", "ssim_x100", "mse_x1e-3"), lambda r: r.model,
-                             "published values only: gbench has no ImageNet BigGAN to invert and cannot train one on one machine")
+    """DGP's GAN-inversion comparison (reconstruction): (a) and DGP are run by `gbench invert`; (b)-(d) need an encoder."""
+    from gbench.leaderboard import load_published
 
-
+    published = load_published("gan_inversion")
+    columns = ("psnr", "ssim_x100", "mse_x1e-3")
+    cells = []
+    for row, method, why in DGP_ROWS:
+        for column in columns:
+            paper = next((r for r in published if (r.model, r.metric) == (row, column)), None)
+            inversion = Inversion("reconstruct", method, DGP_PROTOCOLS) if method else None
+            cells.append(Cell(row, column, column, paper.value if paper else None, "biggan-imagenet128" if method else None,
+                              paper_protocol="dgp-imagenet128", unavailable=why, inversion=inversion))
+    return Table("dgp-inversion", "Deep Generative Prior: GAN inversion (reconstruction) of ImageNet 128x128 validation images",
+                 "Pan et al. 2020 (ECCV), Table 1 as quoted (leaderboards/gan_inversion.csv: the DGP PSNR / SSIM via "
+                 "deep-generative-prior issue #9, the other values from lecture slides; unverified against the paper)",
+                 tuple(r[0] for r in DGP_ROWS), columns, tuple(cells), notes=(
+                     "(a) and DGP restore images with `gbench invert` (task reconstruct, the official schedule of DGP issue #9): "
+                     "at the paper and quick presets with BigGAN-PyTorch's released 128x128 G_ema and D (a gbench checkpoint at "
+                     "$GBENCH_HOME/assets/official/biggan-imagenet128.pt, written by `gbench import biggan-pytorch` once it maps "
+                     "that model) on dgp-imagenet128 (1,000 val images) / dgp-imagenet128-100; at the smoke preset with the "
+                     "smoke-trained biggan-imagenet128 on 16 held-out shapes32 images (dgp-shapes32), 5% of the iterations.",
+                     "SSIM follows DGP's old scikit-image call (7x7 uniform window, data range 2), not the MATLAB SSIM of the SR tables.",
+                     "Provenance: see leaderboards/gan_inversion.csv notes; the MSE column and rows (a)-(d) were not found in any "
+                     "source gbench could read.",
+                 ), compute="DGP fine-tunes a 70M-parameter generator per image: 1,000 images x 1,000 steps with the released "
+                            "BigGAN (the author: about 1-2 minutes per image on a GPU; deep-generative-prior issue #3)")
 
 
 # ----------------------------------------------------------------------------- the authors' released checkpoints

@@ -10,6 +10,13 @@ D, G, D, D, D, D, G, ...): gbench runs n_critic D steps before each G step. Same
 Recipes whose official loop orders the updates otherwise say so in `train.loop_order`: "g-first"
 (StyleGAN2, PyTorch-GAN's cgan), "g-first-skip0" (WGAN-GP: no G step at iteration 0) and
 "simultaneous" (the original GAN code: both gradients from one batch, applied together).
+
+BigGAN's options (ajbrock/BigGAN-PyTorch train_fns.GAN_training_function, utils.ortho, sample.py):
+`train.accumulations` k splits every D and G batch into k micro-batches whose gradients are summed (each loss / k)
+before one optimiser step (--num_D_accumulations / --num_G_accumulations; the batch sizes stay the effective ones);
+`train.ortho_reg` adds the orthogonal regularisation of G's weights (`G.ortho_weights()`, else every parameter with
+>= 2 dimensions) once per G step, after the accumulations, as utils.ortho does; `eval.standing_stats` n re-estimates
+the BatchNorm statistics of a copy of the evaluated generator over n batches (seeded) before every evaluation.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from gbench.train.sampler import EpochSampler, real_batch
 
 GRID_SEED = 20_240_601  # fixed z of the sample grids
 GRID_SIZE = 64
+STANDING_STATS_SEED = 20_190_101  # z and labels of the standing-statistics batches (the same at every evaluation)
 COMPILE_BACKEND = "inductor"  # torch.compile backend of train.compile (tests use lighter ones)
 
 
@@ -102,7 +110,7 @@ def momentum(t, data_epoch: float) -> float:
 
 def _optimizer(cfg: RunConfig, params, lr: float, betas: tuple) -> torch.optim.Optimizer:
     if cfg.train.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), eps=cfg.train.adam_eps)
     if cfg.train.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.train.momentum)
     raise UsageError(f"train.optimizer must be adam or sgd, not {cfg.train.optimizer!r}")
@@ -146,6 +154,7 @@ class GANTrainer:
             if t.batch_size_d % world_size or t.batch_size_g % world_size:
                 raise GBenchError(f"batch sizes {t.batch_size_d}/{t.batch_size_g} must divide evenly over {world_size} processes")
             _broadcast_from_main(self.G, self.D)
+        _check_accumulations(cfg, world_size)
         self.conditional = getattr(self.G, "num_classes", 0) > 0
         if self.conditional and data.labels is None:
             raise GBenchError(f"{cfg.model.generator} is class-conditional but dataset {data.name} has no labels")
@@ -222,7 +231,8 @@ class GANTrainer:
         # resumed run (every rank loads rank 0's state) scores exactly as an uninterrupted one
         distributed.broadcast_buffers(self.eval_generator)
         e = self.cfg.eval
-        return evaluate_generator(self.eval_generator, e.protocol, device=self.device, batch_size=e.batch_size,
+        G = standing_stats_copy(self.eval_generator, e.standing_stats, e.batch_size, self.device) if e.standing_stats else self.eval_generator
+        return evaluate_generator(G, e.protocol, device=self.device, batch_size=e.batch_size,
                                   train_mode_batch=e.g_train_mode_batch if e.g_train_mode else 0)
 
     def save_samples(self, path) -> None:
@@ -283,11 +293,32 @@ class GANTrainer:
         log.add(**d_terms, **g_terms)
 
     def d_step(self) -> tuple[torch.Tensor, dict]:
-        """One D update on a fresh real batch and fresh z; returns the reals (MT-CT reuses them) and the loss terms."""
-        t, G, D = self.cfg.train, self.G, self.D
+        """One D update on a fresh real batch and fresh z (summed over `train.accumulations` micro-batches); returns
+        the reals (MT-CT reuses them) and the loss terms."""
+        t, D = self.cfg.train, self.D
         real, y_real = real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
                                   dequantize=self.cfg.data.dequantize)
         y_real = y_real if self.conditional else None  # an unconditional D never sees labels
+        if not t.d_grad_carryover:
+            self.opt_d.zero_grad(set_to_none=True)
+        k = t.accumulations
+        terms: dict = {}
+        for part, y_part in zip(real.chunk(k), y_real.chunk(k) if y_real is not None else [None] * k):
+            loss_d, part_terms = self._d_loss(part, y_part)
+            (loss_d / k if k > 1 else loss_d).backward()  # with d_grad_carryover, added to what the last G step left
+            for key, value in {"loss_d": loss_d, **part_terms}.items():
+                terms[key] = terms.get(key, 0.0) + value.detach() / k
+        self._average_gradients(D)
+        if t.grad_clip > 0:
+            nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
+        self.opt_d.step()
+        if t.d_grad_carryover:
+            self.opt_d.zero_grad(set_to_none=True)
+        return real, terms
+
+    def _d_loss(self, real: torch.Tensor, y_real: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
+        """D's loss on one (micro-)batch of reals and as many fresh fakes, with its penalties."""
+        t, G = self.cfg.train, self.G
         b = real.shape[0]
         z, y_fake = sample_latent(G, b, device=self.device), sample_labels(G, b, device=self.device)
         with torch.no_grad(), self.autocast():
@@ -313,41 +344,43 @@ class GANTrainer:
                 r1 = losses.r1_penalty(self._critic(y_real, plain=True), real, t.r1_gamma)
             loss_d = loss_d + r1
             terms["r1"] = r1
-        if not t.d_grad_carryover:
-            self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()  # with d_grad_carryover, added to what the last G step left in D's gradients
-        self._average_gradients(D)
-        if t.grad_clip > 0:
-            nn.utils.clip_grad_norm_(D.parameters(), t.grad_clip)
-        self.opt_d.step()
-        if t.d_grad_carryover:
-            self.opt_d.zero_grad(set_to_none=True)
-        return real, {"loss_d": loss_d, **terms}
+        return loss_d, terms
 
     def g_step(self, real: torch.Tensor | None) -> dict:
         """One G update on fresh z (batch_size_g), plus MT-CT's super-resolution loss on `real` when switched on."""
         t, G, D = self.cfg.train, self.G, self.D
         D.requires_grad_(t.d_grad_carryover)  # carry-over: the G loss's gradient stays in D's .grad for the next D step
-        bg = t.batch_size_g // self.world_size
-        z, y_fake = sample_latent(G, bg, device=self.device), sample_labels(G, bg, device=self.device)
-        with self.autocast():
-            fake = generate(self.G_fwd, z, y_fake)
-            loss_g = losses.g_loss(t.loss, self._critic(y_fake)(fake).float())
-        terms = {}
-        if t.co_train_sr:
-            low = F.avg_pool2d(real, real.shape[-1] // G.bottom_width)
-            with self.autocast():
-                sr = F.mse_loss(G.super_resolve(low).float(), real)
-            loss_g = loss_g + t.co_train_sr_weight * sr
-            terms["sr_mse"] = sr
+        k = t.accumulations
+        bg = t.batch_size_g // self.world_size // k
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        terms: dict = {"loss_g": 0.0}
+        for i in range(k):
+            z, y_fake = sample_latent(G, bg, device=self.device), sample_labels(G, bg, device=self.device)
+            with self.autocast():
+                fake = generate(self.G_fwd, z, y_fake)
+                loss_g = losses.g_loss(t.loss, self._critic(y_fake)(fake).float())
+            loss = loss_g / k if k > 1 else loss_g
+            if i == k - 1:  # the once-per-step terms ride on the last micro-batch's backward
+                if t.co_train_sr:
+                    low = F.avg_pool2d(real, real.shape[-1] // G.bottom_width)
+                    with self.autocast():
+                        sr = F.mse_loss(G.super_resolve(low).float(), real)
+                    loss = loss + t.co_train_sr_weight * sr
+                    terms["sr_mse"] = sr
+                if t.ortho_reg > 0:  # after the accumulations, as utils.ortho edits the summed gradients
+                    ortho = losses.orthogonal_regularization(ortho_weights(G), t.ortho_reg)
+                    loss = loss + ortho
+                    terms["ortho"] = ortho
+            loss.backward()
+            terms["loss_g"] = terms["loss_g"] + (loss_g.detach() / k if k > 1 else loss_g.detach())
+        if t.co_train_sr:
+            terms["loss_g"] = terms["loss_g"] + t.co_train_sr_weight * terms["sr_mse"].detach()
         self._average_gradients(G)
         if t.grad_clip > 0:
             nn.utils.clip_grad_norm_(G.parameters(), t.grad_clip)
         self.opt_g.step()
         D.requires_grad_(True)
-        return {"loss_g": loss_g, **terms}
+        return terms
 
     def simultaneous_step(self) -> tuple[dict, dict]:
         """goodfeli/adversarial's update (loop_order "simultaneous"): one real batch and one batch of fakes; D's and
@@ -375,6 +408,47 @@ class GANTrainer:
                 nn.utils.clip_grad_norm_(module.parameters(), t.grad_clip)
             opt.step()
         return {"loss_d": loss_d, "d_real": d_real.mean(), "d_fake": d_fake.mean()}, {"loss_g": loss_g}
+
+
+def _check_accumulations(cfg: RunConfig, world_size: int) -> None:
+    """Micro-batches must split each process's batch evenly (the ranges of the BigGAN options are config.validate's)."""
+    t = cfg.train
+    if t.accumulations > 1:
+        for name in ("batch_size_d", "batch_size_g"):
+            per_rank = getattr(t, name) // world_size
+            if per_rank % t.accumulations:
+                raise UsageError(f"train.{name} {getattr(t, name)} (per process {per_rank}) must divide into "
+                                 f"train.accumulations={t.accumulations} equal micro-batches")
+
+
+def ortho_weights(G: nn.Module) -> list[torch.Tensor]:
+    """The weights orthogonal regularisation acts on: `G.ortho_weights()` where the model defines it (BigGAN: every
+    parameter with >= 2 dimensions but the shared class embedding, as utils.ortho), else every such parameter."""
+    if hasattr(G, "ortho_weights"):
+        return list(G.ortho_weights())
+    return [p for p in G.parameters() if p.ndim >= 2 and p.requires_grad]
+
+
+@torch.no_grad()
+def standing_stats_copy(G: nn.Module, batches: int, batch_size: int, device) -> nn.Module:
+    """A copy of G whose BatchNorm statistics are the average over `batches` batches of fresh z and uniform labels
+    (BigGAN's standing statistics, reference_models.biggan.accumulate_standing_stats), drawn from a fixed seed so every
+    evaluation uses the same batches and the training RNG is untouched. A G without BatchNorm is returned as it is."""
+    import copy
+
+    from reference_models.biggan import accumulate_standing_stats
+
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in G.modules()):
+        return G
+    copied = copy.deepcopy(G)
+    g = torch.Generator().manual_seed(STANDING_STATS_SEED)
+
+    def sample():
+        z = sample_latent(copied, batch_size, g, device)
+        y = sample_labels(copied, batch_size, g, device)
+        return (z,) if y is None else (z, y)
+
+    return accumulate_standing_stats(copied, sample, batches)
 
 
 def _broadcast_from_main(*modules: nn.Module) -> None:
