@@ -83,7 +83,7 @@ class ProGANConfig:
 
 
 def check_resolution(resolution: int) -> int:
-    log2 = int(round(math.log2(resolution))) if resolution > 0 else 0
+    log2 = round(math.log2(resolution)) if resolution > 0 else 0
     if resolution < 4 or 2**log2 != resolution:
         raise ValueError(f"resolution must be a power of two >= 4, got {resolution}")
     return log2

@@ -11,8 +11,21 @@ import torch
 import torch.nn.functional as F
 
 from reference_models import build_discriminator, build_generator, count_parameters
-from reference_models.progan import EqualizedConv2d, EqualizedLinear, downscale2d, minibatch_stddev, pixel_norm, upscale2d
-from reference_models.stylegan import Blur2d, LayerEpilogue, StyleGANConfig, adain, instance_norm
+from reference_models.progan import (
+    EqualizedConv2d,
+    EqualizedLinear,
+    downscale2d,
+    minibatch_stddev,
+    pixel_norm,
+    upscale2d,
+)
+from reference_models.stylegan import (
+    Blur2d,
+    LayerEpilogue,
+    StyleGANConfig,
+    adain,
+    instance_norm,
+)
 
 # Small configs whose feature maps differ per level (64, 32, 16, 8 at 4, 8, 16, 32 px), so index mix-ups fail.
 PROGAN_SMALL = dict(resolution=32, fmap_base=128, fmap_max=64)
