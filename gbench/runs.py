@@ -39,9 +39,11 @@ RANK_SEED_STRIDE = 1_000_003  # rank r of a DDP run draws its noise from seed + 
 def _trainer_class(task: str):
     """The trainer of a task kind: "gan" (unconditional/conditional); more kinds register here."""
     from gbench.train.img2img import CycleGANTrainer, Pix2PixTrainer
+    from gbench.train.progressive import ProgressiveTrainer
     from gbench.train.sr import SRTrainer
 
-    trainers = {"gan": GANTrainer, "sr": SRTrainer, "paired": Pix2PixTrainer, "unpaired": CycleGANTrainer}
+    trainers = {"gan": GANTrainer, "sr": SRTrainer, "paired": Pix2PixTrainer, "unpaired": CycleGANTrainer,
+                "progressive": ProgressiveTrainer}
     if task not in trainers:
         raise GBenchError(f"no trainer for task {task!r}; known: {', '.join(trainers)}")
     return trainers[task]

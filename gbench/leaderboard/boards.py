@@ -30,6 +30,8 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("cifar10", "CIFAR-10 32x32 (unconditional unless the setting says otherwise)", "FID", ("FID", "IS", "KID"), ("cifar10",)),
     Board("stl10", "STL-10 48x48", "FID", ("FID", "IS", "KID"), ("stl10",)),
     Board("celeba", "CelebA (resolution in the setting)", "FID", ("FID", "IS", "KID"), ("celeba",)),
+    Board("ffhq", "FFHQ 1024x1024 (unconditional)", "FID", ("FID", "KID"), ("ffhq",)),
+    Board("celebahq", "CelebA-HQ 1024x1024 (unconditional)", "FID", ("FID", "KID"), ("celebahq",)),
     Board("cityscapes_labels2photo", "Cityscapes labels -> photo, FCN-scores", "pixel_acc", FCN, ("cityscapes",)),
     Board("cityscapes_photo2labels", "Cityscapes photo -> labels, label-map accuracy", "pixel_acc", FCN),
     Board("sr_x4", "x4 super-resolution, Y channel, 4-pixel border removed", "psnr_y/Set5", SR_METRICS, ("sr-benchmark",)),
@@ -59,6 +61,16 @@ PAPER_PROTOCOLS: dict[str, PaperProtocol] = {p.id: p for p in (
                    "resolution": 32, "is_splits": 10}, nominal="cifar10-10k-test"),
     PaperProtocol("paper:is-tf-inception-50k", "Inception score only: OpenAI's TF code, 50k images, 10 splits (Salimans et al. 2016)",
                   {"extractor": TF_INCEPTION, "n_gen": 50_000, "is_splits": 10}, nominal="cifar10-50k"),
+    PaperProtocol("paper:stylegan-fid50k-ffhq", "StyleGAN's fid50k on FFHQ 1024x1024: 50k generated images (no truncation, "
+                  "random noise) vs 50k training images (the first 50k of the 70k in dataset order, randomly mirrored), "
+                  "TF-Inception (inception_v3_features.pkl); StyleGAN Tables 1-2 report the lowest value over training",
+                  {"extractor": TF_INCEPTION, "reference": "ffhq", "reference_split": "train", "n_gen": 50_000, "n_ref": 50_000,
+                   "resolution": 1024}, nominal="ffhq-50k"),
+    PaperProtocol("paper:stylegan-fid50k-celebahq", "StyleGAN's fid50k on CelebA-HQ 1024x1024: 50k generated images vs 50k "
+                  "draws from the 30k training images (the dataset repeats; randomly mirrored), TF-Inception; the lowest value "
+                  "over training (StyleGAN Table 1)",
+                  {"extractor": TF_INCEPTION, "reference": "celebahq", "reference_split": "train", "n_gen": 50_000, "n_ref": 50_000,
+                   "resolution": 1024}, nominal="celebahq-50k"),
     PaperProtocol("paper:sngan", "SN-GAN (Chainer): TF-Inception; FID over 10k generated vs 5k real images",
                   {"extractor": TF_INCEPTION, "n_gen": 10_000, "n_ref": 5_000}),
     PaperProtocol("paper:unspecified", "numbers as printed in a comparison table; how each was measured is not recorded here", {},

@@ -197,6 +197,16 @@ class GANTrainer:
         for grad, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
             grad.copy_(synced)
 
+    @property
+    def g_batch_size(self) -> int:
+        """Global batch of the G step (the progressive trainer's varies with the resolution)."""
+        return self.cfg.train.batch_size_g
+
+    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next real batch in [-1, 1] (and its labels) from the resumable data order."""
+        return real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
+                          dequantize=self.cfg.data.dequantize)
+
     # -- one G step ----------------------------------------------------------------------------------
     def _critic(self, y):
         D = self.D_fwd
@@ -233,8 +243,7 @@ class GANTrainer:
     def d_step(self) -> tuple[torch.Tensor, dict]:
         """One D update on a fresh real batch and fresh z; returns the reals (MT-CT reuses them) and the loss terms."""
         t, G, D = self.cfg.train, self.G, self.D
-        real, y_real = real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
-                                  dequantize=self.cfg.data.dequantize)
+        real, y_real = self.real_batch()
         y_real = y_real if self.conditional else None  # an unconditional D never sees labels
         b = real.shape[0]
         z, y_fake = sample_latent(G, b, device=self.device), sample_labels(G, b, device=self.device)
@@ -245,12 +254,12 @@ class GANTrainer:
             d_fake = self._critic(y_fake)(fake).float()
         loss_d = losses.d_loss(t.loss, d_real, d_fake)
         terms = {"d_real": d_real.mean(), "d_fake": d_fake.mean()}
-        if t.loss in ("wgan-gp", "wgan-gp-eps"):
-            gp = losses.gradient_penalty(self._critic(y_real), real, fake)  # interpolates carry the real labels
+        if t.loss in ("wgan-gp", "wgan-gp-eps", "wgan-gp-drift"):
+            gp = losses.gradient_penalty(self._critic(y_real), real, fake, t.gp_target)  # interpolates carry the real labels
             loss_d = loss_d + t.gp_weight * gp
             terms["gp"] = gp
-        if t.loss == "wgan-gp-eps":
-            drift = losses.drift_penalty(d_real)
+        if t.loss in ("wgan-gp-eps", "wgan-gp-drift"):
+            drift = losses.drift_penalty(d_real) if t.loss == "wgan-gp-eps" else losses.mean_square_drift(d_real)
             loss_d = loss_d + t.drift_weight * drift
             terms["drift"] = drift
         if t.r1_gamma > 0:
@@ -273,7 +282,7 @@ class GANTrainer:
         """One G update on fresh z (batch_size_g), plus MT-CT's super-resolution loss on `real` when switched on."""
         t, G, D = self.cfg.train, self.G, self.D
         D.requires_grad_(False)
-        bg = t.batch_size_g // self.world_size
+        bg = self.g_batch_size // self.world_size
         z, y_fake = sample_latent(G, bg, device=self.device), sample_labels(G, bg, device=self.device)
         with self.autocast():
             fake = generate(self.G_fwd, z, y_fake)
@@ -331,7 +340,7 @@ def _check_loop_order(t) -> None:
     if t.co_train_sr and t.loop_order != "d-first":
         raise GBenchError("train.co_train_sr reuses the last D batch's reals: it needs train.loop_order=d-first")
     if t.loop_order == "simultaneous" and (t.n_critic != 1 or t.batch_size_g != t.batch_size_d or t.r1_gamma > 0
-                                           or t.loss in ("wgan-gp", "wgan-gp-eps")):
+                                           or t.loss in ("wgan-gp", "wgan-gp-eps", "wgan-gp-drift")):
         raise GBenchError("train.loop_order=simultaneous makes one D and one G update from one batch: it needs n_critic 1, "
                           "batch_size_g = batch_size_d and no gradient penalty")
 
