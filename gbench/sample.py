@@ -10,11 +10,13 @@ Loading reuses `gbench.evaluation.sources` (the same code `gbench eval --run/--c
 Sampling never touches the global torch RNG (a private `torch.Generator` for z and labels, `fork_rng` around
 generators that draw noise internally), so the same `seed` gives the same images on every call. With
 `class_label=K` every sample is of class K; without it a conditional generator gets labels drawn uniformly,
-as in evaluation.
+as in evaluation. `truncation=psi` samples a style-based generator (StyleGAN) with the truncation trick,
+w' = w_avg + psi (w - w_avg) on its first `truncation_cutoff` (8) layers, as the paper's figures (psi 0.7).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,17 @@ def load_generator(experiment: str | None = None, *, run: str | Path | None = No
     return source.generator.eval(), f"{source.origin}: {source.setting}"
 
 
+def check_truncation(G: nn.Module, truncation: float | None) -> None:
+    """A clear error for --truncation on a generator without a mapping network's average w."""
+    if truncation is None:
+        return
+    if not hasattr(G, "truncate"):
+        raise GBenchError("--truncation needs a style-based generator with an average w (stylegan-ffhq, stylegan-celebahq); "
+                          "this one samples z directly")
+    if not math.isfinite(truncation):
+        raise GBenchError(f"--truncation must be a finite number (StyleGAN's figures use 0.7), got {truncation}")
+
+
 def check_class(G: nn.Module, class_label: int | None) -> None:
     """A clear error for a class that G cannot be asked for."""
     if class_label is None:
@@ -86,11 +99,12 @@ def check_class(G: nn.Module, class_label: int | None) -> None:
 
 @torch.no_grad()
 def generate_samples(G: nn.Module, n: int = 64, *, class_label: int | None = None, seed: int = 0, device="cpu",
-                     batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor | None]:
+                     batch_size: int = 250, truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(uint8 images (n, C, H, W), labels or None) from G in eval mode; z and labels from a private generator."""
     if n < 1:
         raise GBenchError(f"the number of samples must be at least 1, got {n}")
     check_class(G, class_label)
+    check_truncation(G, truncation)
     g = torch.Generator().manual_seed(seed)
     z = sample_latent(G, n, g)
     labels = sample_labels(G, n, g)
@@ -105,7 +119,10 @@ def generate_samples(G: nn.Module, n: int = 64, *, class_label: int | None = Non
             for start in range(0, n, batch_size):
                 rows = slice(start, start + batch_size)
                 y = None if labels is None else labels[rows].to(device)
-                chunks.append(to_uint8(generate(G, z[rows].to(device), y)).cpu())
+                if truncation is not None:
+                    chunks.append(to_uint8(G(z[rows].to(device), truncation_psi=truncation)).cpu())
+                else:
+                    chunks.append(to_uint8(generate(G, z[rows].to(device), y)).cpu())
     finally:
         G.train(was_training)
     return torch.cat(chunks), labels
@@ -122,10 +139,14 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
 def sample(experiment: str | None = None, *, class_label: int | None = None, n: int = 64, seed: int = 0,
            run: str | Path | None = None, checkpoint: str | Path | None = None, preset: str | None = None,
            overrides: list[str] | tuple = (), runs_root: str | Path = "runs", out: str | Path | None = None,
-           device="cpu", nrow: int | None = None) -> Samples:
-    """`gbench sample EXP [--class K]`: n samples of `experiment` (all of class K when given), as a PNG grid at `out`."""
+           device="cpu", nrow: int | None = None, truncation: float | None = None) -> Samples:
+    """`gbench sample EXP [--class K] [--truncation PSI]`: n samples of `experiment` (all of class K when given), as a PNG
+    grid at `out`."""
     G, source = load_generator(experiment, run=run, checkpoint=checkpoint, preset=preset, overrides=overrides, runs_root=runs_root)
     check_class(G, class_label)  # before any work: a bad class is a one-line error
-    images, labels = generate_samples(G, n, class_label=class_label, seed=seed, device=device)
+    check_truncation(G, truncation)
+    images, labels = generate_samples(G, n, class_label=class_label, seed=seed, device=device, truncation=truncation)
+    if truncation is not None:
+        source += f", truncation psi {truncation:g}"
     path = save_grid(images, out, nrow) if out is not None else None
     return Samples(images, labels, source, path)

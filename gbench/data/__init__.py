@@ -51,6 +51,18 @@ def _celeba(root, split, resolution, size):
     return load_celeba(root, split=split, resolution=resolution or 64)
 
 
+def _ffhq(root, split, resolution, size):
+    from gbench.data.faces import load_ffhq
+
+    return load_ffhq(root, split=split, resolution=resolution)
+
+
+def _celebahq(root, split, resolution, size):
+    from gbench.data.faces import load_celebahq
+
+    return load_celebahq(root, split=split, resolution=resolution)
+
+
 def _img2img(name):
     """One domain of an image-to-image set: split "<split>A" or "<split>B" (gbench/data/paired.py)."""
 
@@ -63,6 +75,7 @@ def _img2img(name):
 
 
 LOADERS = {"shapes32": _shapes32, "shapes-gray": _shapes_gray, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba,
+           "ffhq": _ffhq, "celebahq": _celebahq,
            **{name: _img2img(name) for name in ("facades", "maps", "cityscapes", "horse2zebra", "toyscapes")}}
 
 

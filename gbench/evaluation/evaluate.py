@@ -394,6 +394,10 @@ def evaluate_generator(G: nn.Module, protocol_id: str, *, device="cpu", batch_si
     `seed_offset`) and score them. Runs under `torch.random.fork_rng` and puts G back in its mode, so
     evaluating mid-training leaves the training state and RNG untouched. Shards by rank under torchrun."""
     protocol = get_protocol(protocol_id)
+    if protocol.metrics == ("ppl",):  # perceptual path length: pairs of images, no reference set (gbench/evaluation/ppl.py)
+        from gbench.evaluation.ppl import evaluate_ppl
+
+        return evaluate_ppl(G, protocol, device=dist.device_for_rank(device), seed_offset=seed_offset, progress=progress)
     seed = protocol.sample_seed + seed_offset
     device = dist.device_for_rank(device)
 

@@ -50,7 +50,8 @@ from gbench.protocols import Protocol, get_protocol
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 LEADERBOARD_COLUMNS = ("board", "model", "setting", "metric", "value", "std", "protocol", "n_gen", "n_ref", "reference_split",
                        "source", "notes")
-HEADLINES = (("IS", "is_mean", "is_std", "IS splits"), ("FID", "fid", None, ""), ("KID", "kid_mean", "kid_std", "KID subsets"))
+HEADLINES = (("IS", "is_mean", "is_std", "IS splits"), ("FID", "fid", None, ""), ("KID", "kid_mean", "kid_std", "KID subsets"),
+             ("PPL", "ppl", None, ""))
 GREYSCALE_REFERENCES = {"mnist"}
 
 
@@ -305,6 +306,9 @@ def evaluate_source(source: Source, protocol_id: str, *, seeds: int = 1, device=
         raise GBenchError(f"--seeds must be >= 1, got {seeds}")
     if batch_size < 1:
         raise GBenchError(f"--batch-size must be >= 1, got {batch_size}")
+    if source.folder is not None and protocol.metrics == ("ppl",):
+        raise GBenchError(f"{protocol_id} is a perceptual path length: it needs a generator (--run, --checkpoint or --generator), "
+                          "not a folder of images")
     if source.folder is not None:
         if seeds != 1:
             raise GBenchError("--seeds repeats generation with other sample seeds; a sample folder is one fixed set of images")
@@ -313,6 +317,9 @@ def evaluate_source(source: Source, protocol_id: str, *, seeds: int = 1, device=
                                  progress=progress, reference_progress=reference_progress)
         return [{**result, "sample_seed": None}]
     G = source.generator.to(device)
+    if protocol.metrics == ("ppl",):  # PPL drives the mapping and synthesis networks itself: no shape wrapper
+        return [evaluate_generator(G, protocol_id, device=device, batch_size=batch_size, seed_offset=i, progress=progress)
+                for i in range(seeds)]
     if isinstance(G, ContractGenerator):
         G.expected_shape = (protocol_channels(protocol), protocol.resolution, protocol.resolution)
     else:
@@ -426,7 +433,7 @@ def run_eval(protocol_id: str, *, seeds: int = 1, device: str = "auto", batch_si
     runs = 1 if source.folder is not None else seeds
     mine = sum(stop - start for _, start, stop in my_chunks(protocol.n_gen)) * runs
     reference_bar = progress(f"reference statistics ({protocol.reference}/{protocol.reference_split}, cached after the first use)",
-                             protocol.n_ref or None) if progress else None
+                             protocol.n_ref or None) if progress and protocol.metrics != ("ppl",) else None
     bar = progress(f"{protocol.id}: generate + extract" if source.generator is not None else f"{protocol.id}: read + extract", mine) if progress else None
     results = evaluate_source(source, protocol_id, seeds=seeds, device=dev, batch_size=batch_size, progress=bar,
                               reference_progress=reference_bar)

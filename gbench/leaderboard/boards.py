@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 COLUMNS = ("board", "model", "setting", "metric", "value", "std", "protocol", "n_gen", "n_ref", "reference_split", "source", "notes")
-LOWER_IS_BETTER = ("FID", "KID", "mse")  # a metric named like these (prefix) ranks ascending; all others descending
+LOWER_IS_BETTER = ("FID", "KID", "mse", "PPL")  # a metric named like these (prefix) ranks ascending; all others descending
 
 
 def higher_is_better(metric: str) -> bool:
-    return not metric.startswith(LOWER_IS_BETTER) and not metric.startswith(("fid", "kid"))
+    return not metric.startswith(LOWER_IS_BETTER) and not metric.startswith(("fid", "kid", "ppl"))
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ COMPARED = ("extractor", "reference", "reference_split", "n_gen", "n_ref", "reso
             "segmentation_classes")
 
 # local results: headline metric keys of eval.json -> leaderboard metric name (and the key of its spread)
-RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std")}
+RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std"), "ppl": ("PPL", None)}
 SPREAD_KEYS = {"is_std", "kid_std"}
 
 

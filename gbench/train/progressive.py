@@ -35,22 +35,12 @@ import torch
 import torch.nn.functional as F
 
 from gbench.config import RunConfig
+from gbench.data.base import dataset_level
 from gbench.errors import GBenchError
 from gbench.growth import GrowthSchedule, Phase
 from gbench.train.gan import GANTrainer, StepLog
 
 PROGRESSIVE_LOSSES = ("wgan-gp", "wgan-gp-drift", "ns", "wgan", "hinge", "lsgan")
-
-
-def dataset_level(images_uint8: torch.Tensor, factor: int) -> torch.Tensor:
-    """dataset_tool.py's lower level of detail: 2x2 float box averages applied log2(factor) times, rounded to uint8
-    (np.rint: half to even, as torch.round)."""
-    if factor == 1:
-        return images_uint8
-    x = images_uint8.float()
-    for _ in range(int(math.log2(factor))):
-        x = F.avg_pool2d(x, 2)
-    return x.round().clamp(0, 255).to(torch.uint8)
 
 
 def fade_and_upscale(x: torch.Tensor, lod: float) -> torch.Tensor:
@@ -130,9 +120,8 @@ class ProgressiveTrainer(GANTrainer):
     def real_batch(self) -> tuple[torch.Tensor, None]:
         """process_reals at the round's lod: the dataset level, [-1, 1], mirror, FadeLOD, UpscaleLOD."""
         lod = self.phase.lod
-        images = self.data.images[self.sampler.next_indices()]
-        level = dataset_level(images, 2 ** int(math.floor(lod))).to(self.device, non_blocking=True)
-        x = level.float().div_(127.5).sub_(1)
+        images = self.data.images[self.sampler.next_indices()].to(self.device, non_blocking=True)
+        x = dataset_level(images, 2 ** int(math.floor(lod))).float().div_(127.5).sub_(1)
         if self.cfg.data.flip:
             mask = torch.rand(x.shape[0], device=x.device) < 0.5
             x = torch.where(mask[:, None, None, None], x.flip(-1), x)
