@@ -65,8 +65,9 @@ def test_steps_for_kimg_counts_whole_rounds_like_the_official_loop():
             assert s.steps_for_kimg(kimg) == steps, (name, kimg)
     cfg = get_experiment("stylegan-ffhq").config("paper")
     assert cfg.train.steps == steps_for_kimg(cfg.train, 1024, 25_000)
-    smoke = get_experiment("stylegan-ffhq").config("smoke").train
-    assert smoke.steps == steps_for_kimg(smoke, 32, 1.6) == 200
+    for name in EXPERIMENTS:  # every smoke preset: 5 phases (8, fade, 16, fade, 32) in 200 minibatches
+        smoke = get_experiment(name).config("smoke").train
+        assert smoke.steps == steps_for_kimg(smoke, 32, 5 * smoke.lod_training_kimg) == 200
 
 
 def test_per_resolution_strings_are_checked():
@@ -152,8 +153,8 @@ def test_rounds_set_lod_minibatch_and_learning_rates_and_reset_adam_at_lod_chang
 
 def test_reals_are_the_dataset_level_faded_and_upscaled():
     trainer = _trainer()
-    trainer._begin_round()
-    trainer.nimg, trainer.step = 480, 60  # halfway through the 8 -> 16 fade (lod 1.5)
+    t = trainer.cfg.train
+    trainer.nimg, trainer.step = int(1000 * (t.lod_training_kimg + t.lod_transition_kimg / 2)), 60  # mid 8 -> 16 fade: lod 1.5
     trainer._begin_round()
     assert trainer.phase.lod == pytest.approx(1.5)
     state = trainer.sampler.state_dict()
@@ -162,7 +163,7 @@ def test_reals_are_the_dataset_level_faded_and_upscaled():
     idx = trainer.sampler.next_indices()
     level = dataset_level(trainer.data.images[idx], 2).float() / 127.5 - 1  # the 16x16 dataset level in [-1, 1]
     expected = fade_and_upscale(level, 1.5)
-    assert labels is None and real.shape == (8, 3, 32, 32) and torch.allclose(real, expected, atol=1e-6)
+    assert labels is None and real.shape == (t.batch_size_d, 3, 32, 32) and torch.allclose(real, expected, atol=1e-6)
 
 
 def test_the_progressive_trainer_refuses_what_the_official_loop_does_not_do():
@@ -178,7 +179,8 @@ def test_resume_in_the_middle_of_a_fade_equals_the_uninterrupted_run(tmp_path):
     """Two short runs (84 minibatches, one toy evaluation each): the checkpoint at minibatch 70 lies inside the
     8 -> 16 fade (lod 1.3) and inside a round of 4; the resumed run must end with the same weights, EMA, optimizer
     state, log and figures, through the Adam reset where the fade ends (minibatch 80)."""
-    sets = ["data.size=512", "train.steps=84", "train.checkpoint_every=10", "train.log_every=4", "train.sample_every=0",
+    sets = ["data.size=512", "train.steps=84", "train.batch_size_d=8", "train.batch_size_g=8", "train.lod_training_kimg=0.32",
+            "train.lod_transition_kimg=0.32", "train.checkpoint_every=10", "train.log_every=4", "train.sample_every=0",
             "eval.at_start=false"]
     cfg = resolve_config("progan-cifar10", "smoke", sets)
     full = train_and_evaluate(cfg, task="progressive", out=tmp_path / "a", device="cpu", console=QUIET)
@@ -194,7 +196,7 @@ def test_resume_in_the_middle_of_a_fade_equals_the_uninterrupted_run(tmp_path):
     a, b = load_latest_checkpoint(full)[0]["trainer"], load_latest_checkpoint(resumed)[0]["trainer"]
     for key in ("G", "D", "G_ema"):
         assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
-    assert a["nimg"] == b["nimg"] == 84 * 8 and a["phase"] == b["phase"] and a["prev_lod"] == b["prev_lod"] == 1.0
+    assert a["nimg"] == b["nimg"] == 84 * cfg.train.batch_size_d and a["phase"] == b["phase"] and a["prev_lod"] == b["prev_lod"] == 1.0
     for opt in ("opt_g", "opt_d"):
         sa, sb = a[opt]["state"], b[opt]["state"]
         assert sa.keys() == sb.keys() and all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
@@ -230,36 +232,82 @@ def test_late_config_fields_stay_out_of_the_hash_until_set():
 
 
 @pytest.fixture(scope="module")
-def stylegan_smoke(tmp_path_factory):
-    """`gbench run stylegan-ffhq --preset smoke`, the whole preset (200 minibatches, 8 -> 16 -> 32, two toy evaluations)."""
-    out = tmp_path_factory.mktemp("stylegan_smoke")
-    result = CliRunner().invoke(app, ["run", "stylegan-ffhq", "--preset", "smoke", "--out", str(out), "--device", "cpu"])
+def progan_smoke(tmp_path_factory):
+    """`gbench run progan-cifar10 --preset smoke`, the whole preset (200 minibatches of 16, 8 -> 16 -> 32, two toy evaluations)."""
+    out = tmp_path_factory.mktemp("progan_smoke")
+    result = CliRunner().invoke(app, ["run", "progan-cifar10", "--preset", "smoke", "--out", str(out), "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    return out, next((out / "stylegan-ffhq").iterdir())
+    return next((out / "progan-cifar10").iterdir())
 
 
-def test_stylegan_smoke_end_to_end(stylegan_smoke):
-    _, run_dir = stylegan_smoke
+def test_progan_cifar10_smoke_end_to_end(progan_smoke):
+    run_dir = progan_smoke
     ev = json.loads((run_dir / "eval.json").read_text())
     first, final = ev["evaluations"][0], ev["final"]
     assert first["step"] == 0 and final["step"] == 200 and final["generator"] == "ema"
     assert final["fingerprint"].startswith("toy-shapes32@") and final["metrics"]["fid"] < 0.9 * first["metrics"]["fid"]
     log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if "lod" in line]
-    assert [r["resolution"] for r in log][0] == 8 and log[-1]["resolution"] == 32 and log[-1]["lod"] == 0.0
-    assert any(0 < r["lod"] < 1 for r in log) and any(1 < r["lod"] < 2 for r in log) and "r1" in log[-1]
+    assert log[0]["resolution"] == 8 and log[-1]["resolution"] == 32 and log[-1]["lod"] == 0.0
+    assert any(0 < r["lod"] < 1 for r in log) and any(1 < r["lod"] < 2 for r in log) and "gp" in log[-1] and "drift" in log[-1]
     state, _ = load_latest_checkpoint(run_dir)
-    assert float(state["trainer"]["G_ema"]["synthesis.lod"]) == 0.0 and state["trainer"]["nimg"] == 1600
+    assert float(state["trainer"]["G_ema"]["lod"]) == 0.0 and state["trainer"]["nimg"] == 200 * 16
+    report = (run_dir / "report.md").read_text()
+    assert "toy-shapes32@" in report and "## Style mixing" not in report and not (run_dir / "samples" / "style-mixing.png").exists()
+
+
+SHORT = ["data.size=256", "train.lod_training_kimg=0.048", "train.lod_transition_kimg=0.048", "train.steps=28",
+         "train.checkpoint_every=28", "train.sample_every=28", "train.log_every=4", "eval.at_start=false"]
+
+
+def _short_run(name: str, out) -> tuple:
+    """The smoke preset with phases of 6 minibatches (28 in all): it grows 8 -> 16 -> 32 in a few seconds."""
+    cfg = resolve_config(name, "smoke", SHORT)
+    run_dir = run_experiment(cfg, out=out, device="cpu", console=QUIET)
+    assert run_dir == run_dir_for(cfg, out)
+    return cfg, run_dir
+
+
+@pytest.fixture(scope="module")
+def stylegan_short(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stylegan_short")
+    return out, _short_run("stylegan-ffhq", out)[1]
+
+
+def _check_short_run(name: str, run_dir) -> None:
+    final = json.loads((run_dir / "eval.json").read_text())["final"]
+    assert final["step"] == 28 and final["fingerprint"].startswith("toy-shapes32@")
+    assert all(math.isfinite(v) for v in final["metrics"].values())
+    log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if "lod" in line]
+    assert log[-1]["resolution"] == 32 and log[-1]["lod"] == 0.0 and any(0 < r["lod"] < 2 and r["lod"] != 1 for r in log)
+    assert log[-1]["loss_d"] == log[-1]["loss_d"] and (run_dir / "report.md").exists()
+    assert (run_dir / "samples" / "style-mixing.png").exists() == name.startswith("stylegan")
+
+
+@pytest.mark.parametrize("name", ["progan-celebahq", "progan-ffhq", "stylegan-celebahq"])
+def test_other_smoke_presets_grow_train_and_evaluate(name, tmp_path):
+    _check_short_run(name, _short_run(name, tmp_path)[1])
+
+
+def test_stylegan_run_grows_and_reports_the_style_mixing_figure(stylegan_short):
+    _, run_dir = stylegan_short
+    _check_short_run("stylegan-ffhq", run_dir)
+    state, _ = load_latest_checkpoint(run_dir)
+    trainer = state["trainer"]
+    assert float(trainer["G_ema"]["synthesis.lod"]) == 0.0 and trainer["nimg"] == 28 * 8
+    assert trainer["G"]["mapping.w_avg"].abs().sum() > 0  # w_avg is tracked in training mode (it starts at zero)
     report = (run_dir / "report.md").read_text()
     assert "## Style mixing" in report and "![style mixing](samples/style-mixing.png)" in report
-    assert (run_dir / "samples" / "style-mixing.png").exists()
+    from PIL import Image
+
+    assert Image.open(run_dir / "samples" / "style-mixing.png").size == (6 * 34 + 2, 7 * 34 + 2)  # 5 sources + 1, 6 destinations + 1
 
 
-def test_sample_with_truncation(stylegan_smoke, tmp_path):
+def test_sample_with_truncation(stylegan_short, tmp_path):
     from PIL import Image
 
     from gbench.sample import load_generator, sample
 
-    runs_root, run_dir = stylegan_smoke
+    runs_root, run_dir = stylegan_short
     result = CliRunner().invoke(app, ["sample", "stylegan-ffhq", "--truncation", "0.7", "--n", "6", "--runs", str(runs_root),
                                       "--out", str(tmp_path / "faces.png")])
     assert result.exit_code == 0, result.output
@@ -268,41 +316,25 @@ def test_sample_with_truncation(stylegan_smoke, tmp_path):
     plain = sample("stylegan-ffhq", n=6, runs_root=runs_root).images
     G, _ = load_generator("stylegan-ffhq", runs_root=runs_root)
     z = torch.randn(6, G.latent_dim, generator=torch.Generator().manual_seed(0))
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(0)  # the noise inputs draw from the global RNG, seeded with the sample seed
         by_hand = G.synthesis(G.truncate(G.mapping(z)[:, None].expand(-1, G.num_ws, -1), 0.7))
     assert torch.equal(truncated, ((by_hand + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
     assert not torch.equal(truncated, plain)
-    zero = sample("stylegan-ffhq", n=2, runs_root=runs_root, truncation=0.0, seed=3).images  # psi 0: every image is w_avg's
-    with torch.random.fork_rng():
+    zero = sample("stylegan-ffhq", n=2, runs_root=runs_root, truncation=0.0, seed=3).images  # psi 0: every w is w_avg
+    with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(3)
         mean_face = G.synthesis(G.mapping.w_avg.expand(2, G.num_ws, -1))
     assert torch.equal(zero, ((mean_face + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
 
 
-def test_truncation_needs_a_style_based_generator(tmp_path):
+def test_truncation_needs_a_style_based_generator():
     import reference_models
     from gbench.sample import generate_samples
 
     G = reference_models.build_generator("progan-cifar10", fmap_base=64, fmap_max=8)
     with pytest.raises(GBenchError, match="--truncation needs a style-based generator"):
         generate_samples(G, 2, truncation=0.7)
-
-
-@pytest.mark.parametrize("name", ["progan-cifar10", "progan-celebahq", "progan-ffhq", "stylegan-celebahq"])
-def test_other_smoke_presets_grow_train_and_evaluate(name, tmp_path):
-    """The smoke preset with phases of 6 minibatches (28 in all) so it grows 8 -> 16 -> 32 in a few seconds."""
-    cfg = resolve_config(name, "smoke", ["data.size=256", "train.lod_training_kimg=0.048", "train.lod_transition_kimg=0.048",
-                                         "train.steps=28", "train.checkpoint_every=28", "train.sample_every=28", "eval.at_start=false"])
-    run_dir = run_experiment(cfg, out=tmp_path, device="cpu", console=QUIET)
-    assert run_dir == run_dir_for(cfg, tmp_path)
-    final = json.loads((run_dir / "eval.json").read_text())["final"]
-    assert final["step"] == 28 and final["fingerprint"].startswith("toy-shapes32@")
-    assert all(math.isfinite(v) for v in final["metrics"].values())
-    log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if "lod" in line]
-    assert log[-1]["resolution"] == 32 and log[-1]["lod"] == 0.0 and any(0 < r["lod"] < 2 and r["lod"] != 1 for r in log)
-    figure = run_dir / "samples" / "style-mixing.png"
-    assert figure.exists() == name.startswith("stylegan")
 
 
 # ----------------------------------------------------------------------------- tables

@@ -383,11 +383,11 @@ DATASETS: dict[str, DatasetInfo] = {
         title="FFHQ (Flickr-Faces-HQ)",
         content="70,000 aligned faces: images1024x1024/ (89.1 GB PNG) and/or thumbnails128x128/ (1.95 GB); StyleGAN trains on all 70k",
         expected=("ffhq/images1024x1024",),
-        remotes=(RemoteFile("ffhq-dataset-v2.json", ("gdrive:16N0RV4fHI6joBuKbQAoG34V_cQk7vxSA",), md5="425ae20f06a4da1d4dc0f46d40ba5fd6",
-                            size=267_793_842),),
+        # the metadata (267,793,842 bytes) whose per-image md5s gbench checks; the images themselves are 70,000 separate files
+        remotes=(RemoteFile("ffhq-dataset-v2.json", ("gdrive:16N0RV4fHI6joBuKbQAoG34V_cQk7vxSA",), md5="425ae20f06a4da1d4dc0f46d40ba5fd6"),),
         used_by="StyleGAN (ffhq-50k, ffhq128-10k protocols)",
         archive_dir="ffhq",
-        manual="python download_ffhq.py --json --images (or --thumbs) from https://github.com/NVlabs/ffhq-dataset, run inside <root>/ffhq",
+        manual="https://github.com/NVlabs/ffhq-dataset: python download_ffhq.py --json --images (or --thumbs), run inside <root>/ffhq",
         module="faces",
     ),
     "celebahq": DatasetInfo(

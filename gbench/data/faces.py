@@ -67,10 +67,9 @@ def ffhq_files(root: Path, split: str, resolution: int) -> tuple[str, list[Path]
     present = [name for name in FFHQ_SOURCES if (folder / name).is_dir()]
     source = "images1024x1024" if "images1024x1024" in present else ("thumbnails128x128" if present else "")
     if not source:
-        info = DATASETS["ffhq"]
-        raise GBenchError(f"FFHQ not found: neither {folder / 'images1024x1024'} nor {folder / 'thumbnails128x128'} exists; "
-                          f"download them with NVlabs/ffhq-dataset's download_ffhq.py (--images or --thumbs; {info.manual}) into {folder}, "
-                          f"then `{fetch_command('ffhq', root)}` checks them")
+        raise GBenchError(f"FFHQ not found: neither {folder / 'images1024x1024'} nor {folder / 'thumbnails128x128'} exists; run "
+                          f"NVlabs/ffhq-dataset's `python download_ffhq.py --json --images` (or --thumbs) inside {folder}, then "
+                          f"`{fetch_command('ffhq', root)}` checks the files")
     if source == "thumbnails128x128" and resolution > 128:
         raise GBenchError(f"FFHQ at {resolution}x{resolution} needs {folder / 'images1024x1024'}; only the 128x128 thumbnails are present")
     start, stop = FFHQ_SPLITS[split]
@@ -89,9 +88,9 @@ def celebahq_files(root: Path, split: str) -> list[Path]:
         raise GBenchError(f"CelebA-HQ has one split, 'train' (all {CELEBAHQ_IMAGES:,} images), got {split!r}")
     folder = root / "celebahq"
     if not folder.is_dir():
-        raise GBenchError(f"CelebA-HQ not found: {folder} is missing; put the {CELEBAHQ_IMAGES:,} images (00000.png .. 29999.png, or "
-                          f"CelebAMask-HQ's 0.jpg .. 29999.jpg) in it ({DATASETS['celebahq'].manual}), then `{fetch_command('celebahq', root)}` "
-                          "checks them")
+        raise GBenchError(f"CelebA-HQ not found: {folder} is missing; put CelebAMask-HQ.zip ({DATASETS['celebahq'].remotes[0].md5} md5) "
+                          f"in {root} and run `{fetch_command('celebahq', root)}`, or put the {CELEBAHQ_IMAGES:,} images 00000.png .. "
+                          f"29999.png of Progressive GAN's dataset_tool.py create_celebahq in {folder}")
     by_index: dict[int, Path] = {}
     for entry in os.scandir(folder):
         path = Path(entry.path)
