@@ -35,7 +35,7 @@ PPL_RESIZE = ("crop, then box-averaged to 256x256 when larger (factor H // 256);
               "(torch-fidelity lpips-vgg16, no resize inside)")
 PPL_QUANTIZATION = "none: float images (no uint8 rounding), as the official metric"
 PPL_STREAM = ("ppl v1: groups of ppl_pairs_per_noise pairs; group g draws z (2n), then t (n, 'full' only), then one map per "
-              "noise input, from sha256(seed, g)")
+              "noise input, from sha256('gbench-ppl-stream', seed, g)")
 
 
 def _ppl(space: str, sampling: str) -> Protocol:

@@ -16,8 +16,7 @@ import torch.nn.functional as F
 import reference_models
 from gbench import assets
 from gbench.errors import GBenchError
-from gbench.evaluation.evaluate import chunk_seed
-from gbench.evaluation.ppl import VGG16_LAYERS, build_lpips, evaluate_ppl
+from gbench.evaluation.ppl import VGG16_LAYERS, build_lpips, evaluate_ppl, group_seed
 from gbench.metrics.ppl import perceptual_path_length
 from gbench.protocols import fingerprint, get_protocol
 
@@ -95,7 +94,7 @@ def ppl_by_hand(G, protocol, features, lin) -> float:
     scaled = []
     with torch.no_grad():
         for group in range(protocol.n_gen // n):
-            gen = torch.Generator().manual_seed(chunk_seed(protocol.sample_seed, group))
+            gen = torch.Generator().manual_seed(group_seed(protocol.sample_seed, group))
             z = torch.randn(2 * n, G.latent_dim, generator=gen)
             t = torch.rand(n, generator=gen) if protocol.ppl_sampling == "full" else torch.zeros(n)
             maps = [torch.randn(b.shape, generator=gen) for b in noise]

@@ -2,7 +2,7 @@
 with torch-fidelity's LPIPS-VGG16 as the distance; the aggregation is gbench.metrics.perceptual_path_length.
 
 The pairs come in groups of `ppl_pairs_per_noise` (16, the official minibatch_per_gpu). Group g draws, from a private
-torch.Generator seeded with chunk_seed(sample seed, g), in this order: the 2n latents z (N(0, I)), the n interpolation
+torch.Generator seeded with group_seed(sample seed, g), in this order: the 2n latents z (N(0, I)), the n interpolation
 points t (U(0, 1) for "full", 0 for "end") and one map per noise input of a style-based generator. Then, as the
 official graph does:
 - space "w": w = mapping(z) (no truncation), w_e0 = lerp(w_0, w_1, t), w_e1 = lerp(w_0, w_1, t + epsilon), the same w on
@@ -122,6 +122,12 @@ def to_lpips_input(images: torch.Tensor, crop: str) -> torch.Tensor:
     return (images + 1) * (255 / 2)
 
 
+def group_seed(seed: int, group: int) -> int:
+    """The seed of group `group` of the PPL stream seeded `seed` (63 bits of a sha256, a stream of its own)."""
+    digest = hashlib.sha256(f"gbench-ppl-stream:{seed}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
 def _style_based(G: nn.Module) -> nn.Module | None:
     """G itself, or the module wrapped in a ContractGenerator, when it has StyleGAN's mapping and synthesis."""
     for candidate in (G, getattr(G, "module", None)):
@@ -172,15 +178,13 @@ def group_images(G: nn.Module, protocol: Protocol, seed: int, device) -> tuple[t
 
 def path_distances(G: nn.Module, protocol: Protocol, distance, *, seed: int, device, progress=None) -> torch.Tensor:
     """LPIPS distances (float64, unscaled) of the protocol's n_gen pairs, in group order (sharded by rank under torchrun)."""
-    from gbench.evaluation.evaluate import chunk_seed
-
     n_groups = math.ceil(protocol.n_gen / protocol.ppl_pairs_per_noise)
     if protocol.n_gen % protocol.ppl_pairs_per_noise:
         raise GBenchError(f"{protocol.id}: n_gen {protocol.n_gen} is not a multiple of {protocol.ppl_pairs_per_noise} pairs per noise draw")
     mine = list(range(dist.rank(), n_groups, dist.world_size()))
     rows = torch.empty(len(mine), protocol.ppl_pairs_per_noise, dtype=torch.float64)
     for row, group in enumerate(mine):
-        img0, img1 = group_images(G, protocol, chunk_seed(seed, group), device)
+        img0, img1 = group_images(G, protocol, group_seed(seed, group), device)
         with torch.no_grad():
             rows[row] = distance(img0, img1).reshape(-1).double().cpu()
         if progress:
