@@ -173,3 +173,18 @@ def test_face_crop_and_lpips_input_scaling():
     crop = images[:, :, 384:896, 256:768]  # c = 128: rows 3c..7c, columns 2c..6c
     assert out.shape == (1, 3, 256, 256)
     assert torch.allclose(out, (F.avg_pool2d(crop, 2) + 1) * 127.5, atol=1e-4)
+
+
+def test_the_eval_path_measures_ppl_on_the_raw_generator_and_reports_it(lpips_stand_in, monkeypatch):
+    from gbench import protocols
+    from gbench.evaluation.sources import Source, evaluate_source, make_report
+
+    small = dataclasses.replace(get_protocol("ffhq-ppl-wfull"), n_gen=16, resolution=32)
+    monkeypatch.setitem(protocols.PROTOCOLS, "ffhq-ppl-wfull", small)
+    source = Source("generator", "toy-stylegan", "test", "tests", generator=_toy_stylegan())
+    results = evaluate_source(source, "ffhq-ppl-wfull", seeds=2)  # W space reaches the mapping: no shape wrapper in between
+    report = make_report(source, results)
+    assert [r["sample_seed"] for r in results] == [0, 1] and report["summary"][0]["metric"] == "PPL"
+    assert report["leaderboard"][0]["metric"] == "PPL" and report["leaderboard"][0]["protocol"].startswith("ffhq-ppl-wfull@")
+    with pytest.raises(GBenchError, match="needs a generator"):
+        evaluate_source(Source("samples", "pngs", "test", "tests", folder=object()), "ffhq-ppl-wfull")
