@@ -70,7 +70,7 @@ class GrowthSchedule:
     world_size: int = 1
 
     @classmethod
-    def from_config(cls, t, resolution: int, world_size: int = 1) -> "GrowthSchedule":
+    def from_config(cls, t, resolution: int, world_size: int = 1) -> GrowthSchedule:
         """The schedule of a TrainConfig `t` for a network of `resolution`, checked (one-line errors)."""
         if resolution < 4 or resolution & (resolution - 1):
             raise GBenchError(f"progressive growing needs a power-of-two resolution >= 4, got {resolution}")
@@ -100,13 +100,13 @@ class GrowthSchedule:
         kimg = nimg / 1000.0
         log2 = int(math.log2(self.resolution))
         phase_dur = self.training_kimg + self.transition_kimg
-        phase = int(math.floor(kimg / phase_dur)) if phase_dur > 0 else 0
+        phase = math.floor(kimg / phase_dur) if phase_dur > 0 else 0
         phase_kimg = kimg - phase * phase_dur
         lod = float(log2 - math.floor(math.log2(self.initial_resolution)) - phase)
         if self.transition_kimg > 0:
             lod -= max(phase_kimg - self.training_kimg, 0.0) / self.transition_kimg
         lod = max(lod, 0.0)
-        resolution = 2 ** (log2 - int(math.floor(lod)))
+        resolution = 2 ** (log2 - math.floor(lod))
         return Phase(lod, resolution, self.minibatch_at(resolution), self.lr_g.get(resolution, self.lr_g_base),
                      self.lr_d.get(resolution, self.lr_d_base))
 

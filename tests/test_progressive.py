@@ -10,7 +10,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -307,7 +306,7 @@ def test_sample_with_truncation(stylegan_short, tmp_path):
 
     from gbench.sample import load_generator, sample
 
-    runs_root, run_dir = stylegan_short
+    runs_root, _ = stylegan_short
     result = CliRunner().invoke(app, ["sample", "stylegan-ffhq", "--truncation", "0.7", "--n", "6", "--runs", str(runs_root),
                                       "--out", str(tmp_path / "faces.png")])
     assert result.exit_code == 0, result.output

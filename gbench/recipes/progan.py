@@ -111,6 +111,6 @@ EXPERIMENTS = [
     _faces("progan-celebahq", "celebahq", "Progressive GAN on CelebA-HQ 1024x1024 (preset-v1-1gpu)", "celebahq-50k", "celebahq128-10k",
            ("the paper scores CelebA-HQ with sliced Wasserstein distance and MS-SSIM; gbench uses StyleGAN's FID setting (celebahq-50k)",)),
     _faces("progan-ffhq", "ffhq", "Progressive GAN on FFHQ 1024x1024 (StyleGAN Table 1 config A; preset-v1-1gpu recipe)", "ffhq-50k",
-           "ffhq128-10k", ("StyleGAN's authors trained Table 1's config A on FFHQ with their own (unreleased for FFHQ) Progressive GAN "
-                           "config; gbench uses the Progressive GAN paper's recipe with mirror augmentation",)),
+           "ffhq128-10k", (("StyleGAN's authors trained Table 1's config A on FFHQ with their own (unreleased for FFHQ) Progressive GAN "
+                            "config; gbench uses the Progressive GAN paper's recipe with mirror augmentation"),)),
 ]

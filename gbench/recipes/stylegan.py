@@ -98,6 +98,6 @@ EXPERIMENTS = [
                 replace(RECIPE, loss="wgan-gp-drift", r1_gamma=0.0, gp_weight=10.0, drift_weight=1e-3, gp_target=1.0,
                         lr_g_per_res=LR_WGANGP, lr_d_per_res=LR_WGANGP),
                 "celebahq-50k", "celebahq128-10k",
-                DEVIATIONS + ("25,000 kimg (train.py's default); the paper extended only FFHQ's R1 training from 12M to 25M "
-                              "images, so the CelebA-HQ run may have been shorter",)),
+                DEVIATIONS + (("25,000 kimg (train.py's default); the paper extended only FFHQ's R1 training from 12M to 25M "
+                               "images, so the CelebA-HQ run may have been shorter"),)),
 ]

@@ -30,6 +30,7 @@ the official fp32 presets are not modelled (gbench's minibatch is global; use tr
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +39,7 @@ from gbench.config import RunConfig
 from gbench.data.base import dataset_level
 from gbench.errors import GBenchError
 from gbench.growth import GrowthSchedule, Phase
+from gbench.sampling import style_mixing_figure
 from gbench.train.gan import GANTrainer, StepLog
 
 PROGRESSIVE_LOSSES = ("wgan-gp", "wgan-gp-drift", "ns", "wgan", "hinge", "lsgan")
@@ -48,7 +50,7 @@ def fade_and_upscale(x: torch.Tensor, lod: float) -> torch.Tensor:
     frac = lod - math.floor(lod)
     if frac > 0:
         x = torch.lerp(x, F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest"), frac)
-    factor = 2 ** int(math.floor(lod))
+    factor = 2 ** math.floor(lod)
     return F.interpolate(x, scale_factor=factor, mode="nearest") if factor > 1 else x
 
 
@@ -121,7 +123,7 @@ class ProgressiveTrainer(GANTrainer):
         """process_reals at the round's lod: the dataset level, [-1, 1], mirror, FadeLOD, UpscaleLOD."""
         lod = self.phase.lod
         images = self.data.images[self.sampler.next_indices()].to(self.device, non_blocking=True)
-        x = dataset_level(images, 2 ** int(math.floor(lod))).float().div_(127.5).sub_(1)
+        x = dataset_level(images, 2 ** math.floor(lod)).float().div_(127.5).sub_(1)
         if self.cfg.data.flip:
             mask = torch.rand(x.shape[0], device=x.device) < 0.5
             x = torch.where(mask[:, None, None, None], x.flip(-1), x)
@@ -145,8 +147,4 @@ class ProgressiveTrainer(GANTrainer):
         """The fixed-z grid, and for style-based generators the style-mixing figure (samples/style-mixing.png)."""
         super().save_samples(path)
         if hasattr(self.eval_generator, "style_mixing_grid"):
-            from pathlib import Path
-
-            from gbench.sampling import style_mixing_figure
-
             style_mixing_figure(self.eval_generator, Path(path).parent / "style-mixing.png", seed=0, device=self.device)
