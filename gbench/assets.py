@@ -22,6 +22,12 @@ that prefix alone is a 32-bit check (it catches truncation and corruption, not a
   match is rejected like any other asset. If Meta ever replaced the file, every copy would be rejected
   with its actual hash in the message; the remedy is to check the new file and update this entry, which
   also changes every DINOv2 fingerprint, as it must.
+- lpips-vgg16: Zhang et al.'s LPIPS v0.1 linear weights for VGG16 (richzhang/PerceptualSimilarity
+  lpips/weights/v0.1/vgg.pth, 7,289 bytes), re-uploaded by torch-fidelity as weights-vgg16-lpips.pth; sha256
+  `a78928a0...8432868` as pinned by several independent public projects (one of them checks the torch-fidelity copy
+  against it, so the two are the same bytes); not recomputed here (no network).
+- vgg16: torchvision's ImageNet VGG16 (the LPIPS backbone); sha256 `397923af...57a5bf0` as pinned by several public
+  projects, agreeing with the name's prefix; not recomputed here.
 
 `asset_sha256(path)` is the full sha256 that goes into protocol fingerprints; it is cached by
 (path, mtime, size), because hashing 100-550 MB on every evaluation is wasteful.
@@ -69,6 +75,22 @@ ASSETS: dict[str, Asset] = {
         sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
         sha256_prefix="6726825d",
         size=95_628_359,
+    ),
+    "lpips-vgg16": Asset(
+        name="lpips-vgg16",
+        filename="weights-vgg16-lpips.pth",
+        url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-vgg16-lpips.pth",
+        description="LPIPS v0.1 linear layers for VGG16 (Zhang et al. 2018), torch-fidelity's copy: the perceptual path length distance",
+        sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+        size=7_289,
+    ),
+    "vgg16": Asset(
+        name="vgg16",
+        filename="vgg16-397923af.pth",
+        url="https://download.pytorch.org/models/vgg16-397923af.pth",
+        description="torchvision VGG16 ImageNet weights: the LPIPS backbone of the perceptual path length",
+        sha256="397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+        sha256_prefix="397923af",
     ),
     "vgg19": Asset(
         name="vgg19",

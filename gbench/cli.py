@@ -180,16 +180,19 @@ def sample(
     runs: Path = typer.Option(Path("runs"), "--runs", help="root of run directories"),
     out: Path = typer.Option(Path("samples.png"), "--out", help="PNG grid to write"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    truncation: Optional[float] = typer.Option(None, "--truncation", help="style-based generators: truncation psi "
+                                               "(w' = w_avg + psi (w - w_avg) on the coarse layers; StyleGAN's figures use 0.7)"),
 ) -> None:
     """Draw samples from a trained generator into a PNG grid (all of one class with --class; one row per --caption).
 
     Examples: `gbench sample cdcgan --class 3 --out cats.png`, `gbench sample --run runs/dcgan/smoke-8de5c27f`,
     `gbench sample text2image-cub --caption "this bird is completely red" --caption "a small yellow bird with black wings"`
+    `gbench sample stylegan-ffhq --truncation 0.7 --out faces.png`
     """
     from gbench.sample import sample as draw
 
     result = draw(experiment, class_label=class_label, n=n, seed=seed, run=run, checkpoint=checkpoint, preset=preset, overrides=set_,
-                  runs_root=runs, out=out, device=device, captions=caption, text_encoder=text_encoder)
+                  runs_root=runs, out=out, device=device, captions=caption, text_encoder=text_encoder, truncation=truncation)
     rows = len(result.captions or ())
     per_caption = f" ({len(result.images) // rows} per caption x {rows} caption{'s' if rows > 1 else ''})" if rows else ""
     console.print(f"{len(result.images)} samples{per_caption} from {result.source} -> {result.path}", soft_wrap=True, highlight=False)

@@ -121,6 +121,21 @@ class TrainConfig:
     ortho_reg: float = added_field(0.0)  # BigGAN orthogonal regularisation strength on G (BigGAN-PyTorch --G_ortho; paper 1e-4); 0 = off
     adam_eps: float = added_field(1e-8)  # Adam's epsilon for G and D (BigGAN-PyTorch's ImageNet scripts: 1e-6)
     accumulations: int = added_field(1)  # gradient accumulation: each D and G step sums `accumulations` micro-batches of batch / accumulations
+    # WGAN-GP's gradient-norm target (Progressive GAN's CIFAR-10 run: 750); the penalty is gp_weight * (||g|| - t)^2 / t^2
+    # WGAN-GP's gradient-norm target (Progressive GAN's CIFAR-10 run: 750); the penalty is gp_weight * (||g|| - t)^2 / t^2
+    gp_target: float = added_field(1.0)
+    # progressive growing (task "progressive", gbench/train/progressive.py), the official TrainingSchedule's names: the
+    # first phase runs at lod_initial_resolution; each phase shows lod_training_kimg thousand real images, then fades the
+    # next resolution in over lod_transition_kimg. Minibatch and learning rates per resolution as "res:value,..." (the
+    # official minibatch_dict / G_lrate_dict / D_lrate_dict); unlisted resolutions use batch_size_d / lr_g / lr_d.
+    lod_initial_resolution: int = added_field(4)
+    lod_training_kimg: float = added_field(600.0)
+    lod_transition_kimg: float = added_field(600.0)
+    minibatch_per_res: str = added_field("")
+    lr_g_per_res: str = added_field("")
+    lr_d_per_res: str = added_field("")
+    minibatch_repeats: int = added_field(4)  # the schedule (lod, minibatch, learning rates) is re-read every this many minibatches
+    reset_opt_for_new_lod: bool = added_field(True)  # Adam state reset whenever floor(lod) or ceil(lod) changes
 
 
 @dataclass(frozen=True)
@@ -287,7 +302,7 @@ def non_defaults(cfg: RunConfig, base: RunConfig) -> set[str]:
 # ----------------------------------------------------------------------------- validation
 
 # The names the trainers accept (tests check these equal the trainers' own lists).
-LOSSES = ("ns", "minimax", "hinge", "wgan", "wgan-gp", "wgan-gp-eps", "lsgan")
+LOSSES = ("ns", "minimax", "hinge", "wgan", "wgan-gp", "wgan-gp-eps", "wgan-gp-drift", "lsgan")
 LOOP_ORDERS = ("d-first", "g-first", "g-first-skip0", "simultaneous")
 LR_SCHEDULES = ("constant", "linear", "exponential", "step", "epoch-decay")
 TEXT2IMAGE_OBJECTIVES = ("", "gan", "gan-cls", "gan-int", "gan-int-cls")
@@ -355,7 +370,9 @@ RULES: dict[str, tuple] = {
     "train.pix2pix_objective": _one_of(*PIX2PIX_OBJECTIVES), "train.lambda_l1": _at_least(0), "train.lambda_cycle": _at_least(0),
     "train.lambda_identity": _at_least(0), "train.pool_size": _at_least(0), "train.epochs_constant": _at_least(0),
     "train.epochs_decay": _at_least(0), "train.objective": _one_of(*TEXT2IMAGE_OBJECTIVES), "train.lr_step_every_epochs": _at_least(0),
-    "train.style_steps": _at_least(0), "train.ortho_reg": _at_least(0), "train.adam_eps": _positive(), "train.accumulations": _at_least(1),
+    "train.style_steps": _at_least(0), "train.gp_target": _positive(), "train.lod_initial_resolution": _at_least(4),
+    "train.lod_training_kimg": _at_least(0), "train.lod_transition_kimg": _at_least(0), "train.minibatch_per_res": _ANY,
+    "train.lr_g_per_res": _ANY, "train.lr_d_per_res": _ANY, "train.minibatch_repeats": _at_least(1), "train.reset_opt_for_new_lod": _ANY, "train.ortho_reg": _at_least(0), "train.adam_eps": _positive(), "train.accumulations": _at_least(1),
     "eval.protocol": _rule(bool, "a protocol id (`gbench protocols`)"), "eval.at_start": _ANY, "eval.use_ema": _ANY,
     "eval.batch_size": _at_least(1), "eval.segmenter": _ANY, "eval.g_train_mode": _ANY, "eval.g_train_mode_batch": _at_least(1),
     "eval.standing_stats": _at_least(0),
@@ -403,7 +420,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     rules = [
         (t.loop_order == "simultaneous" and t.n_critic != 1, "train.loop_order simultaneous takes one D and one G update per step: "
                                                               f"train.n_critic must be 1, not {t.n_critic}"),
-        (t.loop_order == "simultaneous" and (t.batch_size_g != t.batch_size_d or t.r1_gamma > 0 or t.loss in ("wgan-gp", "wgan-gp-eps")),
+        (t.loop_order == "simultaneous" and (t.batch_size_g != t.batch_size_d or t.r1_gamma > 0 or t.loss in ("wgan-gp", "wgan-gp-eps", "wgan-gp-drift")),
          "train.loop_order simultaneous takes both updates from one batch: it needs train.batch_size_g = train.batch_size_d and no "
          "gradient penalty (R1, WGAN-GP)"),
         (t.co_train_sr and t.loop_order != "d-first", "train.co_train_sr (MT-CT) uses the reals of the step's last D batch: "
@@ -418,6 +435,8 @@ def validate(cfg: RunConfig) -> RunConfig:
                                                                    "train.loop_order simultaneous"),
         (t.ortho_reg > 0 and t.loop_order == "simultaneous", "train.ortho_reg is added at the G step: not with train.loop_order "
                                                               "simultaneous"),
+        (t.lod_initial_resolution & (t.lod_initial_resolution - 1) != 0, f"train.lod_initial_resolution {t.lod_initial_resolution} "
+                                                                          "must be a power of two"),
         (t.lr_schedule == "epoch-decay" and t.lr_step_every_epochs < 1, "train.lr_schedule epoch-decay needs "
                                                                          "train.lr_step_every_epochs >= 1 (icml2016: 100)"),
         (t.ema_halflife_kimg == 0 and t.ema_rampup > 0, "train.ema_rampup caps the EMA half-life: it needs train.ema_halflife_kimg > 0"),

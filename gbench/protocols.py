@@ -38,6 +38,25 @@ CHAR_CNN_RNN = "char-CNN-RNN (Reed et al., CVPR 2016): the embeddings released i
 MATCHING_PLUGGABLE = "pluggable: GBENCH_TEXT_IMAGE_ENCODER=module:callable (off when unset)"
 
 
+# perceptual path length (gbench/evaluation/ppl.py)
+PPL_RESIZE = ("crop, then box-averaged to 256x256 when larger (factor H // 256); [-1, 1] -> [0, 255] floats into LPIPS "
+              "(torch-fidelity lpips-vgg16, no resize inside)")
+PPL_QUANTIZATION = "none: float images (no uint8 rounding), as the official metric"
+PPL_STREAM = ("ppl v1: groups of ppl_pairs_per_noise pairs; group g draws z (2n), then t (n, 'full' only), then one map per "
+              "noise input, from sha256('gbench-ppl-stream', seed, g)")
+
+
+def _ppl(space: str, sampling: str) -> Protocol:
+    return Protocol(
+        f"ffhq-ppl-{space}{sampling}", f"StyleGAN's perceptual path length ppl_{space}{sampling} of a 1024x1024 face generator: "
+        f"100k pairs {'in W (lerp of mapped w)' if space == 'w' else 'in Z (slerp)'} at t ~ {'U(0, 1)' if sampling == 'full' else '0'} "
+        "and t + 1e-4, face crop, LPIPS-VGG16 / 1e-4^2, 1%/99% outliers dropped; no reference images",
+        "lpips-vgg16", "ffhq", "", 100_000, 0, 1024, PPL_RESIZE, metrics=("ppl",), quantization=PPL_QUANTIZATION, sample_stream=PPL_STREAM,
+        ppl_space=space, ppl_sampling=sampling, ppl_epsilon=1e-4, ppl_crop="face", ppl_pairs_per_noise=16, ppl_percentiles=(1, 99),
+        comparable=f"StyleGAN's ppl_{space}{sampling} (metrics/perceptual_path_length.py, Tables 3-4) up to the LPIPS port: "
+                   "torch-fidelity's lpips-vgg16, which its tests match to NVIDIA's vgg16 LPIPS to 1e-5")
+
+
 @dataclass(frozen=True)
 class Protocol:
     id: str
@@ -81,6 +100,13 @@ class Protocol:
     matching_encoder: str = ""  # image-text encoder of the text-image matching score (R-precision); "" = no matching score
     # restoration protocols (gbench/inversion/restore.py); empty for the others
     scoring: str = ""  # how restored images are scored (per image, then averaged)
+    # perceptual path length protocols (gbench/evaluation/ppl.py); zero/empty for the others
+    ppl_space: str = ""  # "z": slerp between normalised z; "w": lerp between mapped w (every layer the same w)
+    ppl_sampling: str = ""  # "full": t ~ U(0, 1); "end": t = 0
+    ppl_epsilon: float = 0.0  # the step between the two images of a pair; distances are scaled by 1 / epsilon^2
+    ppl_crop: str = ""  # "face": images[:, :, 3c:7c, 2c:6c] with c = H // 8 (StyleGAN's crop); "" = the whole image
+    ppl_pairs_per_noise: int = 0  # pairs sharing one draw of the noise inputs (the official minibatch_per_gpu)
+    ppl_percentiles: tuple = ()  # scaled distances outside [lower, upper] percentile are dropped before the mean
 
     def constants(self) -> dict:
         """Every constant, prose included (what `gbench protocols ID` shows)."""
@@ -90,6 +116,7 @@ class Protocol:
                      "pr_k", "dc_k", "knn_subsample",  # cache keys) did not change when SR, img2img and the k-NN metrics came;
                      "captions", "caption_encoder", "matching_encoder",  # text-to-image only
                      "scoring",  # restoration only
+                     "ppl_space", "ppl_sampling", "ppl_epsilon", "ppl_crop", "ppl_pairs_per_noise", "ppl_percentiles",  # PPL only
                      "is_splits"):  # 0 only in protocols without IS (the DINOv2 ones)
             if not out[name]:
                 del out[name]
@@ -133,6 +160,23 @@ PROTOCOLS: dict[str, Protocol] = {
                  "train+unlabeled", 50_000, 0, 48, INCEPTION_RESIZE, comparable="AutoGAN / TransGAN STL-10 numbers (48x48)"),
         Protocol("celeba64-50k", "CelebA 64x64 (crop 108, resize 64): 50k generated vs the training split", "inception-v3-compat",
                  "celeba", "train", 50_000, 0, 64, INCEPTION_RESIZE),
+        Protocol("ffhq-50k", "FFHQ 1024x1024: 50k generated (no truncation) vs all 70k images, FID and KID; StyleGAN's fid50k "
+                 "used the first 50k images in TFRecord order, each mirrored at random", "inception-v3-compat", "ffhq", "train",
+                 50_000, 0, 1024, INCEPTION_RESIZE, metrics=("fid", "kid"),
+                 comparable="nominally StyleGAN's fid50k on FFHQ (Tables 1-2): the same generated side; its reference was 50k of the "
+                            "70k images, randomly mirrored (here all 70k, unmirrored), and the paper printed each run's best snapshot"),
+        Protocol("celebahq-50k", "CelebA-HQ 1024x1024: 50k generated (no truncation) vs all 30k images, FID and KID; StyleGAN's "
+                 "fid50k cycled the 30k to 50k (20k counted twice), each mirrored at random", "inception-v3-compat", "celebahq",
+                 "train", 50_000, 0, 1024, INCEPTION_RESIZE, metrics=("fid", "kid"),
+                 comparable="nominally StyleGAN's fid50k on CelebA-HQ (Table 1): the same generated side; its reference repeated "
+                            "20k of the 30k images and mirrored at random (here each image once, unmirrored), and the paper printed "
+                            "each run's best snapshot"),
+        Protocol("ffhq128-10k", "FFHQ quick check at 128x128 (the quick presets): 10k generated vs all 70k images reduced to 128 "
+                 "(2x2 box averages, as StyleGAN's dataset_tool); not comparable to the 1024x1024 papers", "inception-v3-compat",
+                 "ffhq", "train", 10_000, 0, 128, INCEPTION_RESIZE, metrics=("fid", "kid")),
+        Protocol("celebahq128-10k", "CelebA-HQ quick check at 128x128 (the quick presets): 10k generated vs all 30k images reduced "
+                 "to 128 (2x2 box averages); not comparable to the 1024x1024 papers", "inception-v3-compat", "celebahq", "train",
+                 10_000, 0, 128, INCEPTION_RESIZE, metrics=("fid", "kid")),
         Protocol("mnist-10k", "MNIST 28x28 replicated to 3 channels: 10k generated vs the 10k test images", "inception-v3-compat",
                  "mnist", "test", 10_000, 10_000, 28, INCEPTION_RESIZE),
         Protocol("sr-x4-y", "x4 super-resolution on Set5, Set14 and BSD100 (EDSR benchmark.tar): per-image PSNR/SSIM on Y "
@@ -194,6 +238,7 @@ PROTOCOLS: dict[str, Protocol] = {
                  "select_y), for colorization and inpainting; " + DGP_TASKS + "; not comparable to any paper",
                  "none", "skimage-photos", "skimage", 5, 5, 32, "CenterCropLongEdge, PIL bilinear to 32", metrics=("psnr", "ssim", "mse"),
                  quantization=DGP_QUANTIZATION, scoring=DGP_SCORING, sample_stream=DGP_SAMPLE_STREAM),
+        *(_ppl(space, sampling) for space in ("z", "w") for sampling in ("full", "end")),
         Protocol("toy-shapes32", "shapes32 toy protocol: features of a small classifier trained on shapes32; not comparable to any paper",
                  "toy-shapes32", "shapes32", "test", 2_000, 5_000, 32, "none (32x32 in)", kid_subsets=50, kid_subset_size=1000),
         Protocol("toy-shapes-gray28", "shapes-gray toy protocol (the MNIST models' smoke runs): grey 28x28 samples vs grey 28x28 shapes "

@@ -40,11 +40,12 @@ RANK_SEED_STRIDE = 1_000_003  # rank r of a DDP run draws its noise from seed + 
 def _trainer_class(task: str):
     """The trainer of a task kind: "gan" (unconditional/conditional); more kinds register here."""
     from gbench.train.img2img import CycleGANTrainer, Pix2PixTrainer
+    from gbench.train.progressive import ProgressiveTrainer
     from gbench.train.sr import SRTrainer
     from gbench.train.text2image import Text2ImageTrainer
 
     trainers = {"gan": GANTrainer, "sr": SRTrainer, "paired": Pix2PixTrainer, "unpaired": CycleGANTrainer,
-                "text2image": Text2ImageTrainer}
+                "text2image": Text2ImageTrainer, "progressive": ProgressiveTrainer}
     if task not in trainers:
         raise GBenchError(f"no trainer for task {task!r}; known: {', '.join(trainers)}")
     return trainers[task]

@@ -16,10 +16,12 @@ Text-to-image generators (an `embedding_dim` attribute) need `captions`: each ca
 of the data the run trained on (`gbench.data.text2image.encode_captions`: the smoke encoder for shapes32; for CUB /
 Oxford-102 a pluggable `text_encoder` module:callable, or the released embedding of a caption found in the set) and
 gets one row of `n` samples; column j uses the same z in every row, so a column keeps its style across captions.
+w' = w_avg + psi (w - w_avg) on its first `truncation_cutoff` (8) layers, as the paper's figures (psi 0.7).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +120,17 @@ def generate_captioned(G: nn.Module, embeddings: torch.Tensor, n: int, *, seed: 
     return torch.cat(chunks)
 
 
+def check_truncation(G: nn.Module, truncation: float | None) -> None:
+    """A clear error for --truncation on a generator without a mapping network's average w."""
+    if truncation is None:
+        return
+    if not hasattr(G, "truncate"):
+        raise GBenchError("--truncation needs a style-based generator with an average w (stylegan-ffhq, stylegan-celebahq); "
+                          "this one samples z directly")
+    if not math.isfinite(truncation):
+        raise GBenchError(f"--truncation must be a finite number (StyleGAN's figures use 0.7), got {truncation}")
+
+
 def check_class(G: nn.Module, class_label: int | None) -> None:
     """A clear error for a class that G cannot be asked for."""
     if class_label is None:
@@ -132,11 +145,12 @@ def check_class(G: nn.Module, class_label: int | None) -> None:
 
 @torch.no_grad()
 def generate_samples(G: nn.Module, n: int = 64, *, class_label: int | None = None, seed: int = 0, device="cpu",
-                     batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor | None]:
+                     batch_size: int = 250, truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(uint8 images (n, C, H, W), labels or None) from G in eval mode; z and labels from a private generator."""
     if n < 1:
         raise UsageError(f"the number of samples must be at least 1, got {n}")
     check_class(G, class_label)
+    check_truncation(G, truncation)
     g = torch.Generator().manual_seed(seed)
     z = sample_latent(G, n, g)
     labels = sample_labels(G, n, g)
@@ -151,7 +165,10 @@ def generate_samples(G: nn.Module, n: int = 64, *, class_label: int | None = Non
             for start in range(0, n, batch_size):
                 rows = slice(start, start + batch_size)
                 y = None if labels is None else labels[rows].to(device)
-                chunks.append(to_uint8(generate(G, z[rows].to(device), y)).cpu())
+                if truncation is not None:
+                    chunks.append(to_uint8(G(z[rows].to(device), truncation_psi=truncation)).cpu())
+                else:
+                    chunks.append(to_uint8(generate(G, z[rows].to(device), y)).cpu())
     finally:
         G.train(was_training)
     return torch.cat(chunks), labels
@@ -168,9 +185,10 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
 def sample(experiment: str | None = None, *, class_label: int | None = None, n: int | None = None, seed: int = 0,
            run: str | Path | None = None, checkpoint: str | Path | None = None, preset: str | None = None,
            overrides: list[str] | tuple = (), runs_root: str | Path = "runs", out: str | Path | None = None,
-           device="auto", nrow: int | None = None, captions: list[str] | tuple = (), text_encoder: str | None = None) -> Samples:
-    """`gbench sample EXP [--class K] [--caption TEXT ...]`: n samples of `experiment` (all of class K when given; with
-    captions, n per caption: default 8), as a PNG grid at `out`."""
+           device="auto", nrow: int | None = None, captions: list[str] | tuple = (), text_encoder: str | None = None,
+           truncation: float | None = None) -> Samples:
+    """`gbench sample EXP [--class K] [--caption TEXT ...] [--truncation PSI]`: n samples of `experiment` (all of class K
+    when given; with captions, n per caption: default 8), as a PNG grid at `out`."""
     from gbench.distributed import resolve_device
     from gbench.io import ensure_writable_file
 
@@ -183,7 +201,10 @@ def sample(experiment: str | None = None, *, class_label: int | None = None, n: 
         return _sample_captioned(G, src, source, list(captions), n or 8, seed, out, device, text_encoder, class_label)
     n = 64 if n is None else n
     check_class(G, class_label)  # before any work: a bad class is a one-line error
-    images, labels = generate_samples(G, n, class_label=class_label, seed=seed, device=device)
+    check_truncation(G, truncation)
+    images, labels = generate_samples(G, n, class_label=class_label, seed=seed, device=device, truncation=truncation)
+    if truncation is not None:
+        source += f", truncation psi {truncation:g}"
     path = save_grid(images, out, nrow) if out is not None else None
     return Samples(images, labels, source, path)
 

@@ -109,3 +109,24 @@ def caption_grid_image(images_uint8: torch.Tensor, captions: list[str], ncol: in
         for k, text in enumerate(lines):
             draw.text((pad, top + k * line_height), text, fill="black", font=font)
     return canvas
+
+
+@torch.no_grad()
+def style_mixing_figure(G: torch.nn.Module, path: Path, *, sources: int = 5, destinations: int = 6, seed: int = 0,
+                        truncation_psi: float | None = None, device="cpu") -> Path:
+    """StyleGAN's Figure 3 (generate_figures.py draw_style_mixing_figure) as a PNG: the source images on the top row,
+    the destinations in the first column, and each destination with the coarse (rows 1-3), middle (4-5) or fine (6)
+    styles of every source (G.style_mixing_grid; constant noise, no truncation unless asked). Private RNG only."""
+    g = torch.Generator().manual_seed(seed)
+    z_src, z_dst = sample_latent(G, sources, g, device), sample_latent(G, destinations, g, device)
+    was_training = G.training
+    G.eval()
+    try:
+        grid = G.style_mixing_grid(z_dst, z_src, truncation_psi=truncation_psi)
+    finally:
+        G.train(was_training)
+    images = to_uint8(grid.flatten(0, 1)).cpu()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid_image(images, nrow=sources + 1).save(path)
+    return path

@@ -271,5 +271,5 @@ def test_asset_sha256_is_cached_by_path_mtime_size(tmp_path, monkeypatch):
 
 
 def test_unknown_asset_is_a_user_error():
-    with pytest.raises(GBenchError, match="unknown asset 'nope'; known: inception, vgg19"):
+    with pytest.raises(GBenchError, match="unknown asset 'nope'; known: inception, lpips-vgg16, vgg16, vgg19"):
         assets.asset_path("nope")

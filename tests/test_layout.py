@@ -21,7 +21,7 @@ LAYERS = (
     ("gbench", "gbench.errors", "gbench.io", "gbench.paths"),
     ("gbench.metrics", "reference_models"),
     ("gbench.config", "gbench.protocols", "gbench.distributed", "gbench.sampling", "gbench.losses", "gbench.augment",
-     "gbench.assets", "gbench.data", "gbench.checkpoint", "gbench.models"),
+     "gbench.assets", "gbench.data", "gbench.checkpoint", "gbench.models", "gbench.growth"),
     ("gbench.recipes", "gbench.experiments"),
     ("gbench.evaluation",),
     ("gbench.train", "gbench.official", "gbench.inversion"),

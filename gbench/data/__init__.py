@@ -57,6 +57,18 @@ def _imagenet(root, split, resolution, size):
     return load_imagenet(root, split=split, resolution=resolution or 128, size=size)
 
 
+def _ffhq(root, split, resolution, size):
+    from gbench.data.faces import load_ffhq
+
+    return load_ffhq(root, split=split, resolution=resolution)
+
+
+def _celebahq(root, split, resolution, size):
+    from gbench.data.faces import load_celebahq
+
+    return load_celebahq(root, split=split, resolution=resolution)
+
+
 def _img2img(name):
     """One domain of an image-to-image set: split "<split>A" or "<split>B" (gbench/data/paired.py)."""
 
@@ -82,7 +94,7 @@ def _captioned(name):
 
 
 LOADERS = {"shapes32": _shapes32, "shapes-gray": _shapes_gray, "cifar10": _cifar10, "stl10": _stl10, "mnist": _mnist, "celeba": _celeba,
-           "imagenet": _imagenet,
+           "imagenet": _imagenet, "ffhq": _ffhq, "celebahq": _celebahq,
            **{name: _img2img(name) for name in ("facades", "maps", "cityscapes", "horse2zebra", "toyscapes")},
            **{name: _captioned(name) for name in ("cub", "flowers")}}
 

@@ -35,3 +35,17 @@ class ImageSet:
     @property
     def resolution(self) -> int:
         return int(self.images.shape[-1])
+
+
+def dataset_level(images_uint8: torch.Tensor, factor: int) -> torch.Tensor:
+    """A lower resolution as StyleGAN's / Progressive GAN's dataset_tool.py builds it: 2x2 float box averages applied
+    log2(factor) times, then rounded to uint8 (np.rint rounds half to even, as torch.round)."""
+    if factor == 1:
+        return images_uint8
+    if factor < 1 or factor & (factor - 1):
+        raise ValueError(f"can only reduce images by a power of two, not {factor}")
+    x = images_uint8.float()
+    while factor > 1:
+        x = torch.nn.functional.avg_pool2d(x, 2)
+        factor //= 2
+    return x.round().clamp(0, 255).to(torch.uint8)

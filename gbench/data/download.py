@@ -395,6 +395,32 @@ DATASETS: dict[str, DatasetInfo] = {
         archive_dir="celeba",
         manual="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (Google Drive, often quota-limited)",
     ),
+    # Faces at 1024x1024 (gbench/data/faces.py): no single checksummed archive exists, so gbench checks files placed by hand.
+    "ffhq": DatasetInfo(
+        name="ffhq",
+        title="FFHQ (Flickr-Faces-HQ)",
+        content="70,000 aligned faces: images1024x1024/ (89.1 GB PNG) and/or thumbnails128x128/ (1.95 GB); StyleGAN trains on all 70k",
+        expected=("ffhq/images1024x1024",),
+        # the metadata (267,793,842 bytes) whose per-image md5s gbench checks; the images themselves are 70,000 separate files
+        remotes=(RemoteFile("ffhq-dataset-v2.json", ("gdrive:16N0RV4fHI6joBuKbQAoG34V_cQk7vxSA",), md5="425ae20f06a4da1d4dc0f46d40ba5fd6"),),
+        used_by="StyleGAN (ffhq-50k, ffhq128-10k protocols)",
+        archive_dir="ffhq",
+        manual="https://github.com/NVlabs/ffhq-dataset: python download_ffhq.py --json --images (or --thumbs), run inside <root>/ffhq",
+        module="faces",
+    ),
+    "celebahq": DatasetInfo(
+        name="celebahq",
+        title="CelebA-HQ",
+        content="30,000 faces at 1024x1024 from CelebA (Karras et al. 2018), as 00000.png .. 29999.png or 0.jpg .. 29999.jpg",
+        expected=("celebahq",),
+        # md5 as pinned by a public CelebAMask-HQ loader (not recomputed here: no network); its CelebA-HQ-img/ holds 0.jpg .. 29999.jpg
+        remotes=(RemoteFile("CelebAMask-HQ.zip", ("gdrive:1badu11NqxGf6qM3PTTooQDJvQbejgbTv",), md5="f1d85e89ae6ac8c1cee9f1278095ce09"),),
+        used_by="Progressive GAN, StyleGAN (celebahq-50k, celebahq128-10k protocols)",
+        manual="put CelebAMask-HQ.zip (https://github.com/switchablenorms/CelebAMask-HQ, Google Drive) in the data root and run "
+               "`gbench data fetch celebahq`, or put 00000.png .. 29999.png made by tkarras/progressive_growing_of_gans dataset_tool.py "
+               "create_celebahq directly in <root>/celebahq",
+        module="faces",
+    ),
     # Super-resolution (gbench/data/sr.py). md5s as pinned by independent public loaders (torchsr and others);
     # they were not recomputed here (no network).
     "sr-benchmark": DatasetInfo(

@@ -514,6 +514,10 @@ def evaluate_generator(G: nn.Module, protocol_id: str, *, device="cpu", batch_si
     from gbench.evaluation.captions import condition_on_captions
 
     protocol = get_protocol(protocol_id)
+    if protocol.metrics == ("ppl",):  # perceptual path length: pairs of images, no reference set (gbench/evaluation/ppl.py)
+        from gbench.evaluation.ppl import evaluate_ppl
+
+        return evaluate_ppl(G, protocol, device=dist.device_for_rank(device), seed_offset=seed_offset, progress=progress)
     seed = protocol.sample_seed + seed_offset
     device = dist.device_for_rank(device)
     if train_mode_batch < 0:

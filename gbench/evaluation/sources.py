@@ -55,7 +55,8 @@ HEADLINES = (("IS", "is_mean", "is_std", "IS splits"), ("FID", "fid", None, ""),
              ("FD_DINOv2", "fd_dinov2", None, ""), ("KD_DINOv2", "kd_dinov2_mean", "kd_dinov2_std", "KD subsets"),
              ("precision", "precision", None, ""), ("recall", "recall", None, ""), ("density", "density", None, ""),
              ("coverage", "coverage", None, ""),
-             ("R-precision", "r_precision", None, ""))  # text-to-image protocols with a matching encoder (percent)
+             ("R-precision", "r_precision", None, ""),  # text-to-image protocols with a matching encoder (percent)
+             ("PPL", "ppl", None, ""))
 GREYSCALE_REFERENCES = {"mnist", "shapes-gray"}
 
 
@@ -340,6 +341,9 @@ def evaluate_source(source: Source, protocol_id: str, *, seeds: int = 1, device=
         raise UsageError(f"--seeds must be >= 1, got {seeds}")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
+    if source.folder is not None and protocol.metrics == ("ppl",):
+        raise UsageError(f"{protocol_id} is a perceptual path length: it needs a generator (--run, --checkpoint or --generator), "
+                          "not a folder of images")
     if source.folder is not None:
         if seeds != 1:
             raise UsageError("--seeds repeats generation with other sample seeds; a sample folder is one fixed set of images")
@@ -348,6 +352,9 @@ def evaluate_source(source: Source, protocol_id: str, *, seeds: int = 1, device=
                                  progress=progress, reference_progress=reference_progress)
         return [{**result, "sample_seed": None}]
     G = source.generator.to(device)
+    if protocol.metrics == ("ppl",):  # PPL drives the mapping and synthesis networks itself: no shape wrapper
+        return [evaluate_generator(G, protocol_id, device=device, batch_size=batch_size, seed_offset=i, progress=progress)
+                for i in range(seeds)]
     if isinstance(G, ContractGenerator):
         G.expected_shape = (protocol_channels(protocol), protocol.resolution, protocol.resolution)
     else:
@@ -472,7 +479,7 @@ def run_eval(protocol_id: str, *, seeds: int = 1, device: str = "auto", batch_si
     runs = 1 if source.folder is not None else seeds
     mine = sum(stop - start for _, start, stop in my_chunks(protocol.n_gen)) * runs
     reference_bar = progress(f"reference statistics ({protocol.reference}/{protocol.reference_split}, cached after the first use)",
-                             protocol.n_ref or None) if progress else None
+                             protocol.n_ref or None) if progress and protocol.metrics != ("ppl",) else None
     bar = progress(f"{protocol.id}: generate + extract" if source.generator is not None else f"{protocol.id}: read + extract", mine) if progress else None
     results = evaluate_source(source, protocol_id, seeds=seeds, device=dev, batch_size=batch_size, progress=bar,
                               reference_progress=reference_bar)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 COLUMNS = ("board", "model", "setting", "metric", "value", "std", "protocol", "n_gen", "n_ref", "reference_split", "source", "notes")
-LOWER_IS_BETTER = ("FID", "KID", "FD_", "KD_", "mse")  # a metric named like these (prefix) ranks ascending; all others descending
+LOWER_IS_BETTER = ("FID", "KID", "FD_", "KD_", "mse", "PPL")  # a metric named like these (prefix) ranks ascending; all others descending
 
 
 def higher_is_better(metric: str) -> bool:
     """Distances rank ascending; scores (IS, precision, recall, coverage, FCN-scores, PSNR) descending. Density is shown
     with ↑ too, though above 1 it means generated samples crowd the dense parts of the real set rather than better fidelity."""
-    return not metric.startswith(LOWER_IS_BETTER) and not metric.startswith(("fid", "kid", "fd_", "kd_"))
+    return not metric.startswith(LOWER_IS_BETTER) and not metric.startswith(("fid", "kid", "fd_", "kd_", "ppl"))
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
           fallback=("FD_DINOv2",)),
     Board("stl10", "STL-10 48x48", "FID", GAN_METRICS, ("stl10",), fallback=("FD_DINOv2",)),
     Board("celeba", "CelebA (resolution in the setting)", "FID", GAN_METRICS, ("celeba",), fallback=("FD_DINOv2",)),
+    Board("ffhq", "FFHQ 1024x1024 (unconditional)", "FID", ("FID", "KID", "PPL"), ("ffhq",)),
+    Board("celebahq", "CelebA-HQ 1024x1024 (unconditional)", "FID", ("FID", "KID", "PPL"), ("celebahq",)),
     Board("cityscapes_labels2photo", "Cityscapes labels -> photo, FCN-scores", "pixel_acc", FCN, ("cityscapes",)),
     Board("cityscapes_photo2labels", "Cityscapes photo -> labels, label-map accuracy", "pixel_acc", FCN),
     Board("sr_x4", "x4 super-resolution, Y channel, 4-pixel border removed", "psnr_y/Set5", SR_METRICS, ("sr-benchmark",)),
@@ -71,6 +73,16 @@ PAPER_PROTOCOLS: dict[str, PaperProtocol] = {p.id: p for p in (
                    "resolution": 32, "is_splits": 10}, nominal="cifar10-10k-test"),
     PaperProtocol("paper:is-tf-inception-50k", "Inception score only: OpenAI's TF code, 50k images, 10 splits (Salimans et al. 2016)",
                   {"extractor": TF_INCEPTION, "n_gen": 50_000, "is_splits": 10}, nominal="cifar10-50k"),
+    PaperProtocol("paper:stylegan-fid50k-ffhq", "StyleGAN's fid50k on FFHQ 1024x1024: 50k generated images (no truncation, "
+                  "random noise) vs 50k training images (the first 50k of the 70k in dataset order, randomly mirrored), "
+                  "TF-Inception (inception_v3_features.pkl); StyleGAN Tables 1-2 report the lowest value over training",
+                  {"extractor": TF_INCEPTION, "reference": "ffhq", "reference_split": "train", "n_gen": 50_000, "n_ref": 50_000,
+                   "resolution": 1024}, nominal="ffhq-50k"),
+    PaperProtocol("paper:stylegan-fid50k-celebahq", "StyleGAN's fid50k on CelebA-HQ 1024x1024: 50k generated images vs 50k "
+                  "draws from the 30k training images (the dataset repeats; randomly mirrored), TF-Inception; the lowest value "
+                  "over training (StyleGAN Table 1)",
+                  {"extractor": TF_INCEPTION, "reference": "celebahq", "reference_split": "train", "n_gen": 50_000, "n_ref": 50_000,
+                   "resolution": 1024}, nominal="celebahq-50k"),
     PaperProtocol("paper:sngan", "SN-GAN (Chainer): TF-Inception; FID over 10k generated vs 5k real images",
                   {"extractor": TF_INCEPTION, "n_gen": 10_000, "n_ref": 5_000}),
     PaperProtocol("paper:unspecified", "numbers as printed in a comparison table; how each was measured is not recorded here", {},
@@ -133,7 +145,7 @@ COMPARED = ("extractor", "reference", "reference_split", "n_gen", "n_ref", "reso
 # local results: headline metric keys of eval.json -> leaderboard metric name (and the key of its spread)
 RESULT_METRICS = {"is_mean": ("IS", "is_std"), "fid": ("FID", None), "kid_mean": ("KID", "kid_std"), "fd_dinov2": ("FD_DINOv2", None),
                   "kd_dinov2_mean": ("KD_DINOv2", "kd_dinov2_std"),
-                  "r_precision": ("R-precision", None)}  # precision, recall, density, coverage keep their names; R-precision in percent
+                  "r_precision": ("R-precision", None), "ppl": ("PPL", None)}  # precision, recall, density, coverage keep their names; R-precision in percent
 # metrics shown scaled, as papers print them: stored raw in rows and eval.json, displayed as (label, factor)
 DISPLAY_SCALE = {"KID": ("KID ×10³", 1e3), "KD_DINOv2": ("KD_DINOv2 ×10³", 1e3)}
 SPREAD_KEYS = {"is_std", "kid_std", "kd_dinov2_std"}

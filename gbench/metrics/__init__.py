@@ -1,4 +1,4 @@
-"""gbench.metrics: pure metric functions (IS, FID, KID, precision/recall, density/coverage, PSNR/SSIM, FCN-score)
+"""gbench.metrics: pure metric functions (IS, FID, KID, precision/recall, density/coverage, PSNR/SSIM, FCN-score, PPL)
 and streaming statistics.
 
 Everything here is a plain function of features, logits, images or label maps; feature extraction
@@ -18,6 +18,7 @@ from gbench.metrics.manifold import (
     nearest_neighbour_radii,
     precision_recall,
 )
+from gbench.metrics.ppl import perceptual_path_length
 from gbench.metrics.segmentation import confusion_matrix, fcn_scores
 from gbench.metrics.stats import FeatureStats
 
@@ -36,6 +37,7 @@ __all__ = [
     "manifold_metrics",
     "nearest_neighbour_radii",
     "precision_recall",
+    "perceptual_path_length",
     "psnr",
     "rgb_to_y",
     "ssim",

@@ -245,6 +245,17 @@ def _not_comparable(cfg_dict: dict, evals: dict | None) -> str:
     return "; ".join(reasons)
 
 
+def _style_mixing_lines(run_dir: Path) -> list[str]:
+    """StyleGAN's Figure 3 layout from the final EMA generator (written by the progressive trainer for style-based G)."""
+    figure = run_dir / "samples" / "style-mixing.png"
+    if not figure.exists():
+        return []
+    return ["## Style mixing", "", "Top row: source images; first column: destination images; every other image is its row's "
+            "destination with the styles of its column's source on the coarse (rows 1-3: 4x4 and 8x8), middle (rows 4-5: "
+            "16x16 and 32x32) or fine (row 6: 64x64 and up) layers, as StyleGAN's Figure 3 (constant noise, no truncation; "
+            "the last sampled step's EMA generator).", "", f"![style mixing]({figure.relative_to(run_dir)})", ""]
+
+
 def render_run_report(run_dir: Path) -> tuple[Path, Path]:
     from gbench.config import non_defaults
     from gbench.experiments import paper_config_for
@@ -301,6 +312,7 @@ def render_run_report(run_dir: Path) -> tuple[Path, Path]:
             evaluated = [str(r["step"]) for r in evals["evaluations"]]
             md += [f"![metric over training]({metric_plot.relative_to(run_dir)})", f"Evaluated at steps {', '.join(evaluated)}.", ""]
     md += _grid_lines(run_dir)
+    md += _style_mixing_lines(run_dir)
     flat = flat_config(cfg_dict)
     md += ["## Config", ""]
     paper_flat = _paper_flat(cfg_dict["experiment"])

@@ -149,7 +149,7 @@ TABLE5_ROWS = (
     ("Improving MMD-GAN (Wang et al., 2018)", "Improving MMD-GAN", "unconditional", None, {}),
     ("MGAN (Hoang et al., 2018)", "MGAN", "unconditional", None, {}),
     ("SN-GAN (Miyato et al., 2018)", "SN-GAN", "ResNet, unconditional, hinge", "sngan", {}),
-    ("Progressive-GAN (Karras et al., 2017)", "Progressive-GAN", "unconditional", None, {}),
+    ("Progressive-GAN (Karras et al., 2017)", "Progressive-GAN", "unconditional", "progan-cifar10", {}),
     ("AutoGAN (Gong et al., 2019)", "AutoGAN", "unconditional, no augmentation", "autogan", {}),
     ("StyleGAN v2 (Zhao et al., 2020)", "StyleGAN2", "100% data, no DA", "stylegan2", CNN_NO_DA),
     ("TransGAN-XL", "TransGAN-XL", "depth {5,4,2}, dim 1024", "transgan-xl", {}),
@@ -174,6 +174,48 @@ def _transgan_table5() -> Table:
                      "The published numbers were measured under different protocols (see `gbench leaderboard cifar10`); "
                      "only rows whose leaderboard protocol has a gbench equivalent can be flagged comparable.",
                      "StyleGAN v2's values are fid10k vs the test split (cifar10-10k-test)."))
+
+
+STYLEGAN = "Karras, Laine, Aila 2019, StyleGAN (CVPR)"
+STYLEGAN_TABLE1_ROWS = (  # config letter, row label (the paper's wording)
+    ("A", "A Baseline Progressive GAN"),
+    ("B", "B + Tuning (incl. bilinear up/down)"),
+    ("C", "C + Add mapping and styles"),
+    ("D", "D + Remove traditional input"),
+    ("E", "E + Add noise inputs"),
+    ("F", "F + Mixing regularization"),
+)
+
+
+def _stylegan_table1() -> Table:
+    """StyleGAN Table 1: FID of configs A-F on CelebA-HQ and FFHQ. A is the Progressive GAN experiment; B-F are the
+    StyleGAN experiment with train.py's Table 1 switches (gbench/recipes/stylegan.py TABLE1) as model overrides."""
+    from gbench.leaderboard import PAPER_PROTOCOLS, load_published
+    from gbench.recipes.stylegan import TABLE1
+
+    columns = (("CelebA-HQ", "celebahq", "progan-celebahq", "stylegan-celebahq"), ("FFHQ", "ffhq", "progan-ffhq", "stylegan-ffhq"))
+    published = {board: load_published(board) for _, board, _, _ in columns}
+    cells = []
+    for letter, label in STYLEGAN_TABLE1_ROWS:
+        for column, board, progan, stylegan in columns:
+            row = next((r for r in published[board] if r.metric == "FID" and r.setting.startswith(f"1024x1024, Table 1 {letter}:")), None)
+            protocol = PAPER_PROTOCOLS[row.protocol].nominal if row is not None and row.protocol in PAPER_PROTOCOLS else ""
+            overrides = {} if letter == "A" else {f"model.g_kwargs.{k}": v for k, v in TABLE1[letter].items()}
+            cells.append(Cell(label, column, "fid", row.value if row else None, progan if letter == "A" else stylegan,
+                              _items(overrides), None, protocol))
+    return Table("stylegan-table1", "StyleGAN Table 1: FID of the generator configs A-F (CelebA-HQ, FFHQ; 1024x1024)",
+                 f"{STYLEGAN}, Table 1; values and provenance in leaderboards/celebahq.csv and leaderboards/ffhq.csv",
+                 tuple(label for _, label in STYLEGAN_TABLE1_ROWS), tuple(c[0] for c in columns), tuple(cells), notes=(
+                     "A is the Progressive GAN experiment (progan-celebahq / progan-ffhq: the Progressive GAN paper's recipe); "
+                     "B-F are stylegan-celebahq / stylegan-ffhq with train.py's Table 1 switches on the generator "
+                     "(B: no styles, pixel norm, no instance norm, no mapping, traditional input, no noise, no mixing; "
+                     "C: + mapping and styles; D: + constant input; E: + noise inputs; F: + mixing 0.9, the default).",
+                     "B's tuning beyond the generator (the [1,2,1] blur in G and D, the 8x8 start, the longer schedule, R1 on FFHQ) "
+                     "is part of the StyleGAN recipe every B-F cell uses; CelebA-HQ cells train with WGAN-GP and FFHQ cells with "
+                     "R1, as the paper did.",
+                     "The paper printed the lowest FID over each run's snapshots; gbench reports the final EMA generator. Its "
+                     "fid50k reference was 50k training images drawn with random mirroring (FFHQ: the first 50k of 70k; "
+                     "CelebA-HQ: the 30k cycled to 50k); ffhq-50k / celebahq-50k use every image once, unmirrored."))
 
 
 def _from_leaderboard(name: str, title: str, board: str, columns: tuple, label: Callable, reason: str) -> Table:
@@ -359,6 +401,7 @@ TABLES: dict[str, Callable[[], Table]] = {
     "transgan-table3": _transgan_table3,
     "transgan-table4": _transgan_table4,
     "transgan-table5": _transgan_table5,
+    "stylegan-table1": _stylegan_table1,
     "pix2pix-losses": lambda: _imported("pix2pix", "pix2pix-losses"),
     "pix2pix-patch": lambda: _imported("pix2pix", "pix2pix-patch"),
     "cyclegan-cityscapes": lambda: _imported("cyclegan", "cyclegan-cityscapes"),

@@ -257,6 +257,16 @@ class GANTrainer:
         for grad, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
             grad.copy_(synced)
 
+    @property
+    def g_batch_size(self) -> int:
+        """Global batch of the G step (the progressive trainer's varies with the resolution)."""
+        return self.cfg.train.batch_size_g
+
+    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next real batch in [-1, 1] (and its labels) from the resumable data order."""
+        return real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
+                          dequantize=self.cfg.data.dequantize)
+
     # -- one G step ----------------------------------------------------------------------------------
     def _critic(self, y, *, plain: bool = False):
         """x -> D(augment(x)) [with labels y]; `plain` uses the uncompiled D (gradient penalties need double backward:
@@ -296,8 +306,7 @@ class GANTrainer:
         """One D update on a fresh real batch and fresh z (summed over `train.accumulations` micro-batches); returns
         the reals (MT-CT reuses them) and the loss terms."""
         t, D = self.cfg.train, self.D
-        real, y_real = real_batch(self.data, self.sampler.next_indices(), self.device, flip=self.cfg.data.flip,
-                                  dequantize=self.cfg.data.dequantize)
+        real, y_real = self.real_batch()
         y_real = y_real if self.conditional else None  # an unconditional D never sees labels
         if not t.d_grad_carryover:
             self.opt_d.zero_grad(set_to_none=True)
@@ -328,12 +337,12 @@ class GANTrainer:
             d_fake = self._critic(y_fake)(fake).float()
         loss_d = losses.d_loss(t.loss, d_real, d_fake)
         terms = {"d_real": d_real.mean(), "d_fake": d_fake.mean()}
-        if t.loss in ("wgan-gp", "wgan-gp-eps"):
-            gp = losses.gradient_penalty(self._critic(y_real, plain=True), real, fake)  # interpolates carry the real labels
+        if t.loss in ("wgan-gp", "wgan-gp-eps", "wgan-gp-drift"):
+            gp = losses.gradient_penalty(self._critic(y_real, plain=True), real, fake, t.gp_target)  # interpolates carry the real labels
             loss_d = loss_d + t.gp_weight * gp
             terms["gp"] = gp
-        if t.loss == "wgan-gp-eps":
-            drift = losses.drift_penalty(d_real)
+        if t.loss in ("wgan-gp-eps", "wgan-gp-drift"):
+            drift = losses.drift_penalty(d_real) if t.loss == "wgan-gp-eps" else losses.mean_square_drift(d_real)
             loss_d = loss_d + t.drift_weight * drift
             terms["drift"] = drift
         if t.r1_gamma > 0:
@@ -351,7 +360,7 @@ class GANTrainer:
         t, G, D = self.cfg.train, self.G, self.D
         D.requires_grad_(t.d_grad_carryover)  # carry-over: the G loss's gradient stays in D's .grad for the next D step
         k = t.accumulations
-        bg = t.batch_size_g // self.world_size // k
+        bg = self.g_batch_size // self.world_size // k
         self.opt_g.zero_grad(set_to_none=True)
         terms: dict = {"loss_g": 0.0}
         for i in range(k):
