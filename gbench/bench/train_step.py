@@ -92,6 +92,8 @@ def paper_scale_config(name: str, *, batch: int | None = None, images: int = 8, 
         changes.update({"data.dataset": FIXTURE_DATASETS[exp.task], "data.root": str(fixture_root), "data.split": "train"})
     if batch is not None:
         changes.update({"train.batch_size_d": min(batch, paper.train.batch_size_d), "train.batch_size_g": min(batch, paper.train.batch_size_g)})
+        if paper.train.accumulations > 1:  # as many micro-batches as the capped batch can hold (BigGAN-128 accumulates 8)
+            changes["train.accumulations"] = min(paper.train.accumulations, batch)
     if paper.train.init_from:
         changes["train.init_from"] = ""  # the paper preset starts from another run's weights (SRGAN from SRResNet)
     for key, substitutes in OFFLINE_SUBSTITUTES.items():

@@ -26,6 +26,12 @@ RESOLUTION = 32
 SUPERSAMPLE = 2
 DEFAULT_SIZE = 10_000
 CHUNK = 1024  # images rendered per chunk; each chunk has its own seed so any range is reproducible
+
+
+def chunk_size(resolution: int) -> int:
+    """Images per chunk: CHUNK up to 64x64; above, fewer, so a chunk holds as many pixels as at 64x64 (the paper-scale
+    checks render stand-in data at 1024x1024, where a whole chunk would need 50 GB). Resolutions up to 64 keep CHUNK."""
+    return max(1, min(CHUNK, CHUNK * 64 * 64 // (resolution * resolution)))
 # Shapes turn by at most +-20 degrees: under any rotation a square is a diamond (and a plus an X) of another size,
 # and the classes must stay distinguishable for the toy classifier to reach its accuracy (gbench/evaluation/toy_classifier.py).
 MAX_ROTATION = math.radians(20)
@@ -120,9 +126,10 @@ def load_shapes32_with_attributes(size: int = DEFAULT_SIZE, split: str = "train"
         raise ValueError(f"shapes32 has splits 'train' and 'test', not {split!r}")
     size = size or DEFAULT_SIZE
     images, labels, attributes = [], [], []
-    for start in range(0, size, CHUNK):
-        im, lb, at = render_with_attributes(CHUNK, seed=base + start // CHUNK, resolution=resolution)  # whole chunks: any prefix is stable
-        take = min(CHUNK, size - start)
+    chunk = chunk_size(resolution)
+    for start in range(0, size, chunk):
+        im, lb, at = render_with_attributes(chunk, seed=base + start // chunk, resolution=resolution)  # whole chunks: any prefix is stable
+        take = min(chunk, size - start)
         images.append(im[:take])
         labels.append(lb[:take])
         attributes.append({k: v[:take] for k, v in at.items()})
