@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from datafiles import write_cifar
 from PIL import Image
 
 from gbench import inventory
@@ -47,23 +48,8 @@ def patch_remote(monkeypatch, name: str, **changes_by_file):
 # ----------------------------------------------------------------------------- CIFAR-10
 
 
-def write_cifar(root: Path, per_batch: int = 4, test_count: int = 3, seed: int = 0) -> dict[str, np.ndarray]:
-    """The real layout: python-2-style pickles (protocol 2, bytes keys) of uint8 (N, 3072) rows."""
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = {}
-    for name, count in [*((f"data_batch_{i}", per_batch) for i in range(1, 6)), ("test_batch", test_count)]:
-        data = rng.integers(0, 200, (count, 3072), dtype=np.uint8)
-        labels = [int(v) for v in rng.integers(0, 10, count)]
-        batch = {b"batch_label": name.encode(), b"labels": labels, b"data": data, b"filenames": [b"x.png"] * count}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-        rows[name] = (data, np.array(labels))
-    return rows
-
-
 def test_cifar10_pixels_labels_and_splits(tmp_path):
-    rows = write_cifar(tmp_path)
+    rows = write_cifar(tmp_path, high=200)
     train = cifar10.load_cifar10(tmp_path, "train")
     test = cifar10.load_cifar10(tmp_path, "test")
     assert train.images.shape == (20, 3, 32, 32) and test.images.shape == (3, 3, 32, 32)
@@ -80,7 +66,7 @@ def test_cifar10_pixels_labels_and_splits(tmp_path):
 
 
 def test_cifar10_known_pixel_and_checksum_tracks_content(tmp_path):
-    write_cifar(tmp_path)
+    write_cifar(tmp_path, high=200)
     path = tmp_path / "cifar-10-batches-py" / "test_batch"
     batch = pickle.loads(path.read_bytes(), encoding="bytes")
     batch[b"data"][2, 2 * 1024 + 5 * 32 + 7] = 255  # blue plane, row 5, column 7 of image 2 (fixtures stay < 200)
@@ -92,7 +78,7 @@ def test_cifar10_known_pixel_and_checksum_tracks_content(tmp_path):
 
 
 def test_cifar10_corrupt_and_malicious_pickles_name_the_file(tmp_path):
-    write_cifar(tmp_path)
+    write_cifar(tmp_path, high=200)
     path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
     path.write_bytes(path.read_bytes()[:500])
     with pytest.raises(GBenchError, match="corrupt CIFAR-10 file .*data_batch_3"):
@@ -118,7 +104,7 @@ def test_cifar10_missing_names_file_and_fetch_command(tmp_path):
 
 
 def test_fetch_cifar10_from_file_url_verifies_and_extracts(tmp_path, monkeypatch):
-    write_cifar(tmp_path / "src")
+    write_cifar(tmp_path / "src", high=200)
     archive = tmp_path / "cifar-10-python.tar.gz"
     with tarfile.open(archive, "w:gz") as tf:
         tf.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")

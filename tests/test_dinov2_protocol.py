@@ -12,11 +12,11 @@ it the four forward passes and writing the file.
 
 import dataclasses
 import json
-import pickle
 
 import numpy as np
 import pytest
 import torch
+from datafiles import write_cifar
 from torch import nn
 from typer.testing import CliRunner
 
@@ -53,17 +53,6 @@ def make():
 '''
 
 
-def write_cifar(root, per_batch=2, test_count=2, seed=0):
-    """CIFAR-10 in its on-disk format: python-2 style pickles (bytes keys) of uint8 (N, 3072) rows."""
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, count in [*((f"data_batch_{i}", per_batch) for i in range(1, 6)), ("test_batch", test_count)]:
-        batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in rng.integers(0, 10, count)],
-                 b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8), b"filenames": [b"x.png"] * count}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-
-
 @pytest.fixture
 def offline_home(tmp_path, monkeypatch):
     """An empty GBENCH_HOME and torch hub dir, offline; the extractor cache is cleared around it."""
@@ -93,7 +82,7 @@ def random_dinov2(offline_home, monkeypatch):
     del vit
     digest = cached_sha256(path)
     monkeypatch.setitem(assets.ASSETS, "dinov2", dataclasses.replace(assets.ASSETS["dinov2"], sha256=digest, size=path.stat().st_size))
-    write_cifar(offline_home / "datasets")
+    write_cifar(offline_home / "datasets", per_batch=2, test_count=2)
     tiny = dataclasses.replace(PROTOCOLS["cifar10-50k-dinov2"], id=PROTOCOL, n_gen=2, n_ref=2, kid_subsets=2, kid_subset_size=2,
                                pr_k=1, dc_k=1, comparable="")
     monkeypatch.setitem(PROTOCOLS, PROTOCOL, tiny)

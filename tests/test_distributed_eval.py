@@ -7,7 +7,6 @@ themselves; FID only differs by the order of float64 sums). A one-chunk variant 
 must still take part in every collective.
 """
 
-import dataclasses
 import json
 import os
 import socket

@@ -10,18 +10,18 @@ streaming statistics, caches, fingerprints); its numbers are NOT metrics and mus
 
 import dataclasses
 import json
-import pickle
 
 import numpy as np
 import pytest
 import torch
+from datafiles import write_cifar
 from typer.testing import CliRunner
 
 from gbench import assets
+from gbench.bench.eval_throughput import write_random_inception
 from gbench.cli import app
 from gbench.data.download import file_digests
 from gbench.evaluation.features import build_extractor
-from gbench.bench.eval_throughput import write_random_inception
 from gbench.protocols import PROTOCOLS
 
 runner = CliRunner()
@@ -50,17 +50,6 @@ def make():
 '''
 
 
-def write_cifar(root, per_batch=4, test_count=6, seed=0):
-    """CIFAR-10 in its real on-disk format: python-2 style pickles (bytes keys) of uint8 (N, 3072) rows."""
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, count in [*((f"data_batch_{i}", per_batch) for i in range(1, 6)), ("test_batch", test_count)]:
-        batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in rng.integers(0, 10, count)],
-                 b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8), b"filenames": [b"x.png"] * count}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-
-
 @pytest.fixture
 def offline_home(tmp_path, monkeypatch):
     """An empty GBENCH_HOME (own cache root) and torch hub dir, offline; the extractor cache is cleared around it."""
@@ -83,7 +72,7 @@ def random_inception(offline_home, monkeypatch):
     digest = file_digests(path, ("sha256",))["sha256"]
     monkeypatch.setitem(assets.ASSETS, "inception", dataclasses.replace(assets.ASSETS["inception"], sha256=digest, sha256_prefix=None,
                                                                          size=path.stat().st_size))
-    write_cifar(offline_home / "datasets")
+    write_cifar(offline_home / "datasets", per_batch=4, test_count=6)
     tiny = dataclasses.replace(PROTOCOLS["cifar10-50k"], id=PROTOCOL, n_gen=6, n_ref=8, is_splits=2, kid_subsets=3, kid_subset_size=3,
                                comparable="")
     monkeypatch.setitem(PROTOCOLS, PROTOCOL, tiny)
@@ -135,7 +124,7 @@ def test_data_list_and_fetch_offline(offline_home, tmp_path):
         return "present" if "present" in line else "missing" if "missing" in line else line
 
     assert status("cifar10") == "missing" and status("inception") == "missing" and status("shapes32") == "present"
-    write_cifar(root)
+    write_cifar(root, per_batch=4, test_count=6)
     assert status("cifar10") == "present"
     result = runner.invoke(app, ["data", "fetch", "cifar10", "--root", str(root)])  # present: no download, works offline
     assert result.exit_code == 0 and "cifar-10-batches-py" in result.output

@@ -3,7 +3,6 @@ style mixing, minibatch-stddev and one training step."""
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch

@@ -25,8 +25,8 @@ import re
 import torch
 
 from gbench.errors import GBenchError
-from gbench.official.common import (Entry, ImportResult, LayoutMismatch, build_experiment_models, check_experiment, gan_container,
-                                    load_exact)
+from gbench.official.common import (Entry, ImportResult, LayoutMismatch, build_experiment_models, check_experiment, gan_parts, load_exact,
+                                    sniff_gan_parts)
 
 NAME = "autogan"
 DESCRIPTION = "TAMU-VITA/AutoGAN generator state dict (autogan_cifar10_a.pth) or training checkpoint (gen/avg_gen/dis_state_dict)"
@@ -44,13 +44,7 @@ def is_discriminator(state: dict) -> bool:
 
 
 def sniff(kind: str, blob) -> bool:
-    if kind != "torch":
-        return False
-    try:
-        parts = gan_container(blob, CONTAINER)
-    except LayoutMismatch:
-        return False
-    return any(is_generator(s) or is_discriminator(s) for s in parts.values())
+    return sniff_gan_parts(kind, blob, CONTAINER, is_generator, is_discriminator)
 
 
 def _solve_v(weight_orig: torch.Tensor, weight: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -91,16 +85,8 @@ def discriminator_entries(state: dict) -> list[Entry]:
 
 def convert(blob, experiment: str | None, source: str, extra: tuple[str, ...] = ()) -> ImportResult:
     check_experiment(experiment, EXPERIMENTS, NAME)
-    parts = gan_container(blob, CONTAINER)
-    if "" in parts:
-        state = parts.pop("")
-        if is_generator(state):
-            parts["G"] = state
-        elif is_discriminator(state):
-            parts["D"] = state
-        else:
-            raise LayoutMismatch(f"key {next(iter(state))!r} belongs to neither the AutoGAN generator (l1, cell1..3, to_rgb) "
-                                 "nor its discriminator (block1..4, l5)")
+    parts = gan_parts(blob, CONTAINER, is_generator, is_discriminator, "the AutoGAN generator (l1, cell1..3, to_rgb)",
+                      "its discriminator (block1..4, l5)")
     notes = []
     generator = parts.get("G_ema", parts.get("G"))
     if experiment is None:

@@ -170,6 +170,34 @@ def gan_container(blob: Any, keys: dict[str, str]) -> dict[str, dict]:
     return found
 
 
+def gan_parts(blob: Any, keys: dict[str, str], is_generator: Callable[[dict], bool], is_discriminator: Callable[[dict], bool],
+              generator_keys: str, discriminator_keys: str) -> dict[str, dict]:
+    """`gan_container`, with a plain state dict told apart as "G" or "D" by its keys (`generator_keys` and
+    `discriminator_keys` describe them for the error)."""
+    parts = gan_container(blob, keys)
+    if "" in parts:
+        state = parts.pop("")
+        if is_generator(state):
+            parts["G"] = state
+        elif is_discriminator(state):
+            parts["D"] = state
+        else:
+            raise LayoutMismatch(f"key {next(iter(state))!r} belongs to neither {generator_keys} nor {discriminator_keys}")
+    return parts
+
+
+def sniff_gan_parts(kind: str, blob: Any, keys: dict[str, str], is_generator: Callable[[dict], bool],
+                    is_discriminator: Callable[[dict], bool]) -> bool:
+    """Whether a torch file looks like this format: some state dict of it is its generator or discriminator."""
+    if kind != "torch":
+        return False
+    try:
+        parts = gan_container(blob, keys)
+    except LayoutMismatch:
+        return False
+    return any(is_generator(s) or is_discriminator(s) for s in parts.values())
+
+
 @dataclass
 class Entry:
     """One official tensor and where it goes. ``official_shape(gbench_shape)`` is the file shape that a gbench tensor

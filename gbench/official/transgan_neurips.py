@@ -35,7 +35,7 @@ from dataclasses import replace
 import torch
 
 from gbench.official.common import (Entry, ImportResult, LayoutMismatch, build_experiment_models, check_experiment, experiment_model,
-                                    gan_container, load_exact, override_strings)
+                                    gan_parts, load_exact, override_strings, sniff_gan_parts)
 
 NAME = "transgan-neurips"
 DESCRIPTION = "VITA-Group/TransGAN HEAD code checkpoint (ViT_custom_rp G / ViT_custom_scale2_rp_noise D; also the Aug-2021 ViT_custom pair)"
@@ -53,13 +53,7 @@ def is_discriminator(state: dict) -> bool:
 
 
 def sniff(kind: str, blob) -> bool:
-    if kind != "torch":
-        return False
-    try:
-        parts = gan_container(blob, CONTAINER)
-    except LayoutMismatch:
-        return False
-    return any(is_generator(s) or is_discriminator(s) for s in parts.values())
+    return sniff_gan_parts(kind, blob, CONTAINER, is_generator, is_discriminator)
 
 
 def swin_index(window: int) -> torch.Tensor:
@@ -153,16 +147,8 @@ def _kwarg_overrides(experiment: str, parts: dict, extra: tuple[str, ...]) -> tu
 
 def convert(blob, experiment: str | None, source: str, extra: tuple[str, ...] = ()) -> ImportResult:
     check_experiment(experiment, EXPERIMENTS, NAME)
-    parts = gan_container(blob, CONTAINER)
-    if "" in parts:
-        state = parts.pop("")
-        if is_generator(state):
-            parts["G"] = state
-        elif is_discriminator(state):
-            parts["D"] = state
-        else:
-            raise LayoutMismatch(f"key {next(iter(state))!r} belongs to neither the HEAD generator (l1, pos_embed_1, blocks.block.*) "
-                                 "nor the two-scale discriminator (fRGB_1, fRGB_2, blocks_1.*)")
+    parts = gan_parts(blob, CONTAINER, is_generator, is_discriminator, "the HEAD generator (l1, pos_embed_1, blocks.block.*)",
+                      "the two-scale discriminator (fRGB_1, fRGB_2, blocks_1.*)")
     experiment = experiment or EXPERIMENTS[0]
     overrides, notes = _kwarg_overrides(experiment, parts, extra)
     _, G, D = build_experiment_models(experiment, overrides, extra)

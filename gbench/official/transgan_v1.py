@@ -30,8 +30,8 @@ import re
 from dataclasses import replace
 
 from gbench.errors import GBenchError
-from gbench.official.common import (ImportResult, LayoutMismatch, build_experiment_models, check_experiment, experiment_model,
-                                    gan_container, load_exact, rename_entries)
+from gbench.official.common import (ImportResult, LayoutMismatch, build_experiment_models, check_experiment, experiment_model, gan_parts,
+                                    load_exact, rename_entries, sniff_gan_parts)
 
 NAME = "transgan-v1"
 DESCRIPTION = "VITA-Group/TransGAN v1 code checkpoint .pth (gen/avg_gen/dis_state_dict, or a generator state dict)"
@@ -50,13 +50,7 @@ def is_discriminator(state: dict) -> bool:
 
 
 def sniff(kind: str, blob) -> bool:
-    if kind != "torch":
-        return False
-    try:
-        parts = gan_container(blob, CONTAINER)
-    except LayoutMismatch:
-        return False
-    return any(is_generator(s) or is_discriminator(s) for s in parts.values())
+    return sniff_gan_parts(kind, blob, CONTAINER, is_generator, is_discriminator)
 
 
 def generator_architecture(state: dict) -> dict:
@@ -106,16 +100,8 @@ def rename_generator(key: str) -> str | None:
 
 def convert(blob, experiment: str | None, source: str, extra: tuple[str, ...] = ()) -> ImportResult:
     check_experiment(experiment, EXPERIMENTS, NAME)
-    parts = gan_container(blob, CONTAINER)
-    if "" in parts:  # a bare state dict: a generator (what test.py also accepts) or a discriminator
-        state = parts.pop("")
-        if is_generator(state):
-            parts["G"] = state
-        elif is_discriminator(state):
-            parts["D"] = state
-        else:
-            raise LayoutMismatch(f"key {next(iter(state))!r} belongs to neither the v1 generator (l1, pos_embed_1, blocks.*) "
-                                 "nor the v1 ViT discriminator (patch_embed, cls_token, blocks.*)")
+    parts = gan_parts(blob, CONTAINER, is_generator, is_discriminator, "the v1 generator (l1, pos_embed_1, blocks.*)",
+                      "the v1 ViT discriminator (patch_embed, cls_token, blocks.*)")
     notes = []
     if experiment is None:
         generator = parts.get("G_ema", parts.get("G"))

@@ -357,31 +357,31 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None, l
             console.print(f"training with {p.threads} CPU thread(s) (--threads)")
         for i, job in enumerate([j for wave in _waves(todo) for j in wave], start=1):
             console.print(f"[bold]cell run {i}/{len(todo)}[/bold] {job.cfg.experiment} -> {job.run_dir} ({job.status})")
-            try:
-                run_experiment(job.cfg, out=p.out, device=device, console=console)
-            except GBenchError as exc:
-                job.error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - one failed cell must not lose the others
-                job.error = f"{type(exc).__name__}: {exc}"
-            if job.error:
-                console.print(f"[red]failed[/red] {job.run_dir}: {job.error}")
+            if not _attempt(job, lambda: run_experiment(job.cfg, out=p.out, device=device, console=console), console):
                 failed.append(job)
     elif todo:
         failed += _run_in_workers(p, todo, jobs, device, console)
     for job in inversions:
         if any(d in {f.run_dir for f in failed} for d in job.depends):
             job.error = "its generator's training run failed"
-        else:
-            try:
-                _run_inversion_job(job, device, console)
-            except GBenchError as exc:
-                job.error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - one failed cell must not lose the others
-                job.error = f"{type(exc).__name__}: {exc}"
-        if job.error:
             console.print(f"[red]failed[/red] {job.run_dir}: {job.error}")
             failed.append(job)
+        elif not _attempt(job, lambda: _run_inversion_job(job, device, console), console):
+            failed.append(job)
     return failed
+
+
+def _attempt(job: Job, action, console) -> bool:
+    """Run `action()`; a failure becomes `job.error` and one red line, since one failed cell must not lose the others."""
+    try:
+        action()
+    except GBenchError as exc:
+        job.error = str(exc)
+    except Exception as exc:  # noqa: BLE001
+        job.error = f"{type(exc).__name__}: {exc}"
+    if job.error:
+        console.print(f"[red]failed[/red] {job.run_dir}: {job.error}")
+    return not job.error
 
 
 def _run_in_workers(p: Plan, todo: list[Job], jobs: int, device: str, console) -> list[Job]:
