@@ -163,7 +163,7 @@ def test_swapping_the_sets_swaps_precision_and_recall():
     # A wider generated set: many samples fall off the real manifold, its own manifold holds the reals.
     assert precision < 0.5 < 0.9 < recall
     with pytest.raises(TypeError):
-        precision_recall(real, fake)  # noqa: keyword-only on purpose
+        precision_recall(real, fake)  # keyword-only on purpose
 
 
 def test_bad_inputs_are_one_line_errors():
