@@ -4,8 +4,9 @@ restorations, per-image scores and a report with before/after grids.
 Which generator (G's EMA weights and D, both needed: DGP matches D's block features):
 - `--checkpoint FILE`: a gbench checkpoint holding `trainer.G_ema` (or `G`) and `trainer.D` for the experiment's
   models, as training writes and as `gbench.official.to_gbench_checkpoint` writes imported official weights. This is
-  the hook for BigGAN-PyTorch's released ImageNet-128 G_ema/D once `gbench import biggan-pytorch` maps that model
-  (`released_checkpoint(experiment)` is where the `dgp-inversion` table looks for it);
+  how BigGAN-PyTorch's released ImageNet-128 G_ema/D are used: `gbench import biggan-pytorch
+  BigGAN_ch96_bs256x8_138k.zip --experiment biggan-imagenet128 --out $GBENCH_HOME/assets/official/biggan-imagenet128.pt`
+  writes them where `released_checkpoint(experiment)`, and so the `dgp-inversion` table, looks for them;
 - `--run DIR`: a run directory of the experiment (its newest checkpoint);
 - neither: the run of `gbench run EXP --preset P` under `--runs` (trained first when missing and the preset is smoke).
 

@@ -805,6 +805,208 @@ def test_biggan_weights_folder_and_single_release_file(tmp_path):
     assert_one_line(e, "'blocks.0.0.conv1.weight' has shape (32, 3, 3, 3)")
 
 
+# BigGAN-PyTorch at ImageNet 128 (launch_BigGAN_bs256x8.sh) with tiny widths: G_ch 4, D_ch 8 (D's 64x64 attention
+# projects to D_ch // 8 channels, so D_ch must be >= 8). The state dicts are written from BigGAN.py's G_arch[128] /
+# D_arch[128] and layers.py alone, and checked against a functional copy of the official eval-mode forward.
+BIGGAN128_CH = {"G": 4, "D": 8}
+BIGGAN128_Z, BIGGAN128_CHUNK, BIGGAN128_SHARED, BIGGAN128_CLASSES = 120, 20, 128, 50  # 50 classes: D's embed u0 is (1, 50)
+BIGGAN128_SMALL = (f"model.g_kwargs.g_ch={BIGGAN128_CH['G']}", f"model.d_kwargs.d_ch={BIGGAN128_CH['D']}",
+                   f"model.g_kwargs.num_classes={BIGGAN128_CLASSES}", f"model.d_kwargs.num_classes={BIGGAN128_CLASSES}")
+
+
+def official_biggan128_shapes(kind: str, ch: int) -> dict[str, tuple]:
+    """Key -> shape of ``BigGAN.Generator`` (G_shared, hier, dim_z 120, shared_dim 128) or ``BigGAN.Discriminator`` at
+    resolution 128 with attention at 64x64, from the official architecture tables (not from gbench's models)."""
+    shapes: dict[str, tuple] = {}
+
+    def sn(layer, *shape, bias=True):  # layers.SNConv2d / SNLinear / SNEmbedding: u0 is (1, rows), sv0 (1,)
+        shapes.update({f"{layer}.weight": shape, **({f"{layer}.bias": (shape[0],)} if bias else {}),
+                       f"{layer}.u0": (1, shape[0]), f"{layer}.sv0": (1,)})
+
+    def attention(prefix, c):  # layers.Attention
+        for name, out, inp in (("theta", c // 8, c), ("phi", c // 8, c), ("g", c // 2, c), ("o", c, c // 2)):
+            sn(f"{prefix}.{name}", out, inp, 1, 1, bias=False)
+        shapes[f"{prefix}.gamma"] = ()
+
+    if kind == "G":
+        shapes["shared.weight"] = (BIGGAN128_CLASSES, BIGGAN128_SHARED)
+        sn("linear", 16 * ch * 4 * 4, BIGGAN128_CHUNK)
+        ins, outs = [16, 16, 8, 4, 2], [16, 8, 4, 2, 1]
+        for i, (cin, cout, side) in enumerate(zip(ins, outs, [8, 16, 32, 64, 128])):
+            p = f"blocks.{i}.0"
+            sn(f"{p}.conv1", cout * ch, cin * ch, 3, 3), sn(f"{p}.conv2", cout * ch, cout * ch, 3, 3)
+            sn(f"{p}.conv_sc", cout * ch, cin * ch, 1, 1)
+            for k, c in ((1, cin * ch), (2, cout * ch)):  # ccbn with G_shared: bias-free SNLinear(128 + 20 -> C)
+                sn(f"{p}.bn{k}.gain", c, BIGGAN128_SHARED + BIGGAN128_CHUNK, bias=False)
+                sn(f"{p}.bn{k}.bias", c, BIGGAN128_SHARED + BIGGAN128_CHUNK, bias=False)
+                shapes[f"{p}.bn{k}.stored_mean"] = shapes[f"{p}.bn{k}.stored_var"] = (c,)
+            if side == 64:
+                attention(f"blocks.{i}.1", cout * ch)
+        shapes.update({f"output_layer.0.{n}": (ch,) for n in ("gain", "bias", "stored_mean", "stored_var")})
+        sn("output_layer.2", 3, ch, 3, 3)
+    else:
+        ins, outs = [3] + [m * ch for m in (1, 2, 4, 8, 16)], [m * ch for m in (1, 2, 4, 8, 16, 16)]
+        for i, (cin, cout, side) in enumerate(zip(ins, outs, [64, 32, 16, 8, 4, 4])):
+            down = i < 5
+            sn(f"blocks.{i}.0.conv1", cout, cin, 3, 3), sn(f"blocks.{i}.0.conv2", cout, cout, 3, 3)  # wide: hidden = out
+            if cin != cout or down:
+                sn(f"blocks.{i}.0.conv_sc", cout, cin, 1, 1)
+            if side == 64:
+                attention(f"blocks.{i}.1", cout)
+        sn("linear", 1, 16 * ch)
+        sn("embed", BIGGAN128_CLASSES, 16 * ch, bias=False)
+    return shapes
+
+
+def official_biggan128_state(kind: str, seed: int) -> dict[str, torch.Tensor]:
+    """Random tensors in the official layout; positive stored variances, non-zero attention gains."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in official_biggan128_shapes(kind, BIGGAN128_CH[kind]).items():
+        t = torch.randn(shape, generator=g) * 0.3
+        state[key] = t.abs() + 0.5 if key.endswith("stored_var") else t
+    return state
+
+
+def official_sn_weight(sd, layer):
+    """layers.SN.W_ in eval mode: W divided by sigma from one power iteration from the stored u0."""
+    return sd[f"{layer}.weight"] / sigma_one_step(sd[f"{layer}.weight"], sd[f"{layer}.u0"])
+
+
+def official_attention(sd, p, x):
+    """layers.Attention.forward with bmm and softmax, as written there."""
+    b, c, h, w = x.shape
+    theta = F.conv2d(x, official_sn_weight(sd, f"{p}.theta")).view(b, c // 8, h * w)
+    phi = F.max_pool2d(F.conv2d(x, official_sn_weight(sd, f"{p}.phi")), 2).view(b, c // 8, h * w // 4)
+    g = F.max_pool2d(F.conv2d(x, official_sn_weight(sd, f"{p}.g")), 2).view(b, c // 2, h * w // 4)
+    beta = F.softmax(torch.bmm(theta.transpose(1, 2), phi), -1)
+    o = F.conv2d(torch.bmm(g, beta.transpose(1, 2)).view(b, c // 2, h, w), official_sn_weight(sd, f"{p}.o"))
+    return sd[f"{p}.gamma"] * o + x
+
+
+def official_conv(sd, layer, x):
+    weight = official_sn_weight(sd, layer)
+    return F.conv2d(x, weight, sd[f"{layer}.bias"], padding=weight.shape[-1] // 2)
+
+
+def official_biggan128_generator(sd, z, y):
+    """BigGAN.Generator.forward(z, G.shared(y)) in eval mode (G_eval_mode): hier split, ccbn on stored statistics."""
+    zs = torch.split(z, BIGGAN128_CHUNK, 1)
+    ys = [torch.cat([sd["shared.weight"][y], chunk], 1) for chunk in zs[1:]]
+    h = F.linear(zs[0], official_sn_weight(sd, "linear"), sd["linear.bias"]).view(z.shape[0], -1, 4, 4)
+    for i in range(5):
+        p = f"blocks.{i}.0"
+
+        def ccbn(x, k):
+            bn = f"{p}.bn{k}"
+            gain = 1 + F.linear(ys[i], official_sn_weight(sd, f"{bn}.gain"))
+            bias = F.linear(ys[i], official_sn_weight(sd, f"{bn}.bias"))
+            x = F.batch_norm(x, sd[f"{bn}.stored_mean"], sd[f"{bn}.stored_var"], None, None, False, 0.1, 1e-5)
+            return x * gain[:, :, None, None] + bias[:, :, None, None]
+
+        out = official_conv(sd, f"{p}.conv1", F.interpolate(F.relu(ccbn(h, 1)), scale_factor=2))
+        out = official_conv(sd, f"{p}.conv2", F.relu(ccbn(out, 2)))
+        h = out + official_conv(sd, f"{p}.conv_sc", F.interpolate(h, scale_factor=2))
+        if f"blocks.{i}.1.gamma" in sd:
+            h = official_attention(sd, f"blocks.{i}.1", h)
+    bn = "output_layer.0"
+    h = F.batch_norm(h, sd[f"{bn}.stored_mean"], sd[f"{bn}.stored_var"], sd[f"{bn}.gain"], sd[f"{bn}.bias"], False, 0.1, 1e-5)
+    return torch.tanh(official_conv(sd, "output_layer.2", F.relu(h)))
+
+
+def official_biggan128_discriminator(sd, x, y):
+    """BigGAN.Discriminator.forward: DBlocks (the first without pre-activation), attention, sum pool, projection."""
+    h = x
+    for i in range(6):
+        p, pre, down = f"blocks.{i}.0", i > 0, i < 5
+        out = official_conv(sd, f"{p}.conv2", F.relu(official_conv(sd, f"{p}.conv1", F.relu(h) if pre else h)))
+        out = F.avg_pool2d(out, 2) if down else out
+        shortcut = h
+        if not pre and down:
+            shortcut = F.avg_pool2d(shortcut, 2)
+        if f"{p}.conv_sc.weight" in sd:
+            shortcut = official_conv(sd, f"{p}.conv_sc", shortcut)
+        if pre and down:
+            shortcut = F.avg_pool2d(shortcut, 2)
+        h = out + shortcut
+        if f"blocks.{i}.1.gamma" in sd:
+            h = official_attention(sd, f"blocks.{i}.1", h)
+    h = torch.sum(F.relu(h), [2, 3])
+    out = F.linear(h, official_sn_weight(sd, "linear"), sd["linear.bias"])
+    return out + torch.sum(F.embedding(y, official_sn_weight(sd, "embed")) * h, 1, keepdim=True)
+
+
+def test_biggan_imagenet128_release_maps_every_official_key_and_matches_the_official_forward(tmp_path, monkeypatch):
+    import zipfile
+
+    from typer.testing import CliRunner
+
+    from gbench.cli import app
+    from gbench.invert import load_generator_pair, released_checkpoint
+
+    states = {"G": official_biggan128_state("G", 31), "G_ema": official_biggan128_state("G", 32), "D": official_biggan128_state("D", 33)}
+    folder = tmp_path / "138k"
+    folder.mkdir()
+    for name, state in states.items():
+        torch.save(state, folder / f"{name}.pth")
+    result = official.import_checkpoint("biggan-pytorch", folder, overrides=BIGGAN128_SMALL)
+    assert result.experiment == "biggan-imagenet128" and set(result.modules) == {"G", "G_ema", "D"}  # inferred from the blocks
+    assert any("stored BatchNorm statistics" in note for note in result.notes)
+    G, D, sd, dsd = result.modules["G_ema"].eval(), result.modules["D"].eval(), states["G_ema"], states["D"]
+    for name, module in result.modules.items():  # load_exact is strict: every gbench tensor came from the file
+        assert result.tensors[name] == sum(not k.endswith("num_batches_tracked") for k in module.state_dict())
+
+    with torch.no_grad():
+        # spectral norm (a CBN projection, an attention conv, D's embedding): W / sigma of one power iteration from u0
+        for module, state, layer, official_layer in ((G.blocks[2].norm2.gain, sd, "", "blocks.2.0.bn2.gain"),
+                                                     (G.attention["3"].theta, sd, "", "blocks.3.1.theta"),
+                                                     (D.embed, dsd, "", "embed"), (D.attention["0"].o, dsd, "", "blocks.0.1.o")):
+            torch.testing.assert_close(module.weight, official_sn_weight(state, official_layer), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(G.blocks[2].norm2.norm.running_var, sd["blocks.2.0.bn2.stored_var"], rtol=0, atol=0)
+        torch.testing.assert_close(G.blocks[4].norm1.norm.running_mean, sd["blocks.4.0.bn1.stored_mean"], rtol=0, atol=0)
+        torch.testing.assert_close(G.out_norm.weight, sd["output_layer.0.gain"], rtol=0, atol=0)
+        torch.testing.assert_close(G.shared.weight, sd["shared.weight"], rtol=0, atol=0)
+        assert G.attention["3"].gamma.item() == sd["blocks.3.1.gamma"].item() and set(G.attention) == {"3"}
+        assert D.attention["0"].gamma.item() == dsd["blocks.0.1.gamma"].item() and set(D.attention) == {"0"}
+
+        # hier: chunk 0 of z feeds the first linear layer, chunk i + 1 block i's BNs as [shared(y), chunk]
+        z, y, x = torch.randn(2, BIGGAN128_Z), torch.tensor([3, 48]), torch.randn(2, 3, 128, 128)
+        seen = {}
+        hooks = [G.linear.register_forward_hook(lambda m, args, out: seen.__setitem__("linear", args[0])),  # returns None
+                 G.blocks[1].norm2.gain.register_forward_hook(lambda m, args, out: seen.__setitem__("block1", args[0]))]
+        images = G(z, y)
+        for hook in hooks:
+            hook.remove()
+        torch.testing.assert_close(seen["linear"], z[:, :BIGGAN128_CHUNK], rtol=0, atol=0)
+        torch.testing.assert_close(seen["block1"], torch.cat([sd["shared.weight"][y], z[:, 2 * BIGGAN128_CHUNK:3 * BIGGAN128_CHUNK]], 1),
+                                   rtol=0, atol=0)
+        assert images.shape == (2, 3, 128, 128) and torch.isfinite(images).all() and images.abs().lt(0.99).float().mean() > 0.2
+        torch.testing.assert_close(images, official_biggan128_generator(sd, z, y), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(D(x, y), official_biggan128_discriminator(dsd, x, y).flatten(), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(result.modules["G"](z, y), official_biggan128_generator(states["G"], z, y), rtol=1e-4, atol=1e-5)
+
+    # the release archive (BigGAN_ch96_bs256x8_138k.zip: 138k/G.pth, ...) imports as the folder, other members unread
+    archive = tmp_path / "BigGAN_ch96_bs256x8_138k.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("G", "G_ema", "D"):
+            zf.write(folder / f"{name}.pth", f"138k/{name}.pth")
+        zf.writestr("138k/G_optim.pth", b"not read")
+    monkeypatch.setenv("GBENCH_HOME", str(tmp_path / "home"))  # where the dgp-inversion table looks for the release
+    out = released_checkpoint("biggan-imagenet128")
+    run = CliRunner().invoke(app, ["import", "biggan-pytorch", str(archive), "--experiment", "biggan-imagenet128",
+                                   *sum((["--set", s] for s in BIGGAN128_SMALL), []), "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    assert "mapped: G " in run.output and "from the archive BigGAN_ch96_bs256x8_138k.zip" in " ".join(run.output.split())
+    pair = load_generator_pair("biggan-imagenet128", "paper", checkpoint=out, overrides=list(BIGGAN128_SMALL))  # invert's loader
+    with torch.no_grad():
+        torch.testing.assert_close(pair.G(z, y), images, rtol=0, atol=0)
+        torch.testing.assert_close(pair.D(x, y), D(x, y), rtol=0, atol=0)
+
+    with pytest.raises(GBenchError) as e:  # the CIFAR experiment asked for 128 weights: the first key that does not fit
+        official.load("biggan-pytorch", folder, "biggan")
+    assert_one_line(e, "does not fit format biggan-pytorch (biggan)")
+
+
 SNGAN_SMALL = ("model.g_kwargs.g_channels=32", "model.d_kwargs.d_channels=32")
 
 

@@ -104,7 +104,11 @@ def test_verify_without_the_file_and_releases_that_cannot_be_verified(tmp_path, 
     monkeypatch.setenv("GBENCH_OFFLINE", "1")
     result = runner.invoke(app, ["verify", "autogan-cifar10"])
     one_line_error(result, "offline", str(fetch.release_path(RELEASES["autogan-cifar10"])), "gbench data fetch ckpt:autogan-cifar10")
-    one_line_error(runner.invoke(app, ["verify", "biggan-imagenet128"]), "not verifiable yet")
+    one_line_error(runner.invoke(app, ["verify", "biggan-imagenet128"]), "offline", "BigGAN_ch96_bs256x8_138k.zip",
+                   "gbench data fetch ckpt:biggan-imagenet128")  # mapped now: only the file is missing
+    pending = dataclasses.replace(synthetic_release("synthetic-pending"), experiment=None, comparable_note="no gbench experiment")
+    monkeypatch.setitem(RELEASES, "synthetic-pending", pending)
+    one_line_error(runner.invoke(app, ["verify", "synthetic-pending"]), "not verifiable yet: no gbench experiment")
     one_line_error(runner.invoke(app, ["verify", "autogan-cifar"]), "did you mean 'autogan-cifar10'", code=2)
     result = runner.invoke(app, ["verify"])
     assert result.exit_code == 0 and "transgan-xl-cifar10" in result.output and "sngan-cifar10" in result.output

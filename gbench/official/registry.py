@@ -175,14 +175,28 @@ RELEASES: dict[str, Release] = {r.name: r for r in [
           ("cr-biggan", "CR-BigGAN", "cr-biggan-cifar10.pth", 9.20, 9.06),
           ("cr-biggan-diffaugment", "CR-BigGAN + DiffAugment", "DiffAugment-cr-biggan-cifar10.pth", 9.17, 8.49),
       ]],
-    Release("biggan-imagenet128", "biggan-pytorch", None,
-            "ajbrock's BigGAN ImageNet 128x128 checkpoint (BS256x8, just before collapse); waits for gbench's BigGAN-128 model",
-            (_drive_file("1nAle7FCVFZdix2--ks0r5JBkFnKw8ctW", "biggan-imagenet128-138k.zip"),), None, "paper:biggan-imagenet128",
-            (Published("is_mean", 97.35, "ajbrock/BigGAN-PyTorch README (TF Inception Score)", 1.79),),
-            False, "no gbench experiment or ImageNet protocol yet; the key map of biggan_pytorch.py takes one more LAYERS/NORMS entry",
+    Release("biggan-imagenet128", "biggan-pytorch", "biggan-imagenet128",
+            "ajbrock's BigGAN ImageNet 128x128 checkpoint (launch_BigGAN_bs256x8.sh: ch 96, BS256x8, 138k G iterations, just "
+            "before collapse): G, G_ema and D in one zip; G_ema is evaluated",
+            (_drive_file("1nAle7FCVFZdix2--ks0r5JBkFnKw8ctW", "BigGAN_ch96_bs256x8_138k.zip"),), "imagenet128-50k",
+            "paper:is-tf-inception-50k",
+            (_is(97.35, "ajbrock/BigGAN-PyTorch README (TF Inception Score, '+/- 1.79': the std over its 10 splits)", 1.79),),
+            True, "the README's IS is the repo's TF measurement: sample.py --sample_npz (50k images of G_ema in eval mode, i.e. "
+            "with its stored BatchNorm statistics (--use_ema --G_eval_mode in sample_BigGAN_bs256x8.sh; standing statistics "
+            "only with --accumulate_stats), z ~ N(0, I), uniform labels, no truncation) scored by inception_tf13.py (OpenAI's IS "
+            "code on the 2015 TF Inception graph, 10 splits); imagenet128-50k scores the imported G_ema the same way (eval mode, "
+            "no standing statistics, 50k uniform-label samples, IS over 10 splits) with torch-fidelity's port of that graph. "
+            "Left: the port vs TF 1.3, sample.py truncating to uint8 where gbench rounds (half a grey level), the sample draw. "
+            "It is not the paper's Table 1 protocol (best-FID iteration, the paper's TF pipeline)",
             notes=("README: 'The main checkpoint is for a BigGAN trained on ImageNet at 128x128 ... TF Inception Score of 97.35 +/- 1.79'",
-                   "an earlier checkpoint (100k G iterations) is Drive file 1dmZrcVJUAWkPBGza_XgswSuT-UODXZcO",
-                   "the README does not name the archive; biggan-imagenet128-138k.zip is gbench's save-as name")),
+                   "the README does not name the archive; BigGAN_ch96_bs256x8_138k.zip with the weights in 138k/ is how "
+                   "download scripts of other projects fetch and unpack it (not checked here). The import reads G.pth, "
+                   "G_ema.pth and D.pth from the zip by name; the optimizer and state files are not read",
+                   "the protocol also computes FID, so a verification needs gbench's ImageNet-train statistics (the ImageNet "
+                   "training set); the README publishes no FID",
+                   "for gbench invert and the dgp-inversion table: gbench import biggan-pytorch BigGAN_ch96_bs256x8_138k.zip "
+                   "--experiment biggan-imagenet128 --out $GBENCH_HOME/assets/official/biggan-imagenet128.pt",
+                   "an earlier checkpoint (100k G iterations) is Drive file 1dmZrcVJUAWkPBGza_XgswSuT-UODXZcO")),
     Release("pix2pix-facades-label2photo", "pix2pix-cyclegan", "pix2pix-facades",
             "pix2pix model zoo: facades labels -> photo (U-Net-256)", (Download(f"{PIX2PIX_ZOO}facades_label2photo.pth", "latest_net_G.pth"),),
             "facades-fid", "paper:unspecified", (), False, "the paper evaluates facades with an AMT study; gbench's FID/KID has no paper value",

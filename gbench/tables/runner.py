@@ -195,8 +195,9 @@ def _plan_inversion(cell: Cell, preset: str, seeds: int, out: Path, extra: tuple
         checkpoint = released_checkpoint(cell.experiment)
         if checkpoint is None or not checkpoint.is_file():
             return PlannedCell(cell, [], f"needs the released generator and discriminator of {cell.experiment} as a gbench checkpoint "
-                                         f"at {checkpoint} (BigGAN-PyTorch's 128x128 G_ema.pth / D.pth through `gbench import "
-                                         "biggan-pytorch`, whose key map for this model is pending) and the ImageNet validation set")
+                                         f"at {checkpoint} (write it from BigGAN-PyTorch's 128x128 release with `gbench import "
+                                         f"biggan-pytorch BigGAN_ch96_bs256x8_138k.zip --experiment {cell.experiment} --out "
+                                         f"{checkpoint}`, the zip or its unpacked folder) and the ImageNet validation set")
         if extra:
             return PlannedCell(cell, [], "--set overrides do not apply to a released checkpoint")
         from gbench.experiments import resolve_config

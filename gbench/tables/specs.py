@@ -292,9 +292,10 @@ def _dgp() -> Table:
                  tuple(r[0] for r in DGP_ROWS), columns, tuple(cells), notes=(
                      "(a) and DGP restore images with `gbench invert` (task reconstruct, the official schedule of DGP issue #9): "
                      "at the paper and quick presets with BigGAN-PyTorch's released 128x128 G_ema and D (a gbench checkpoint at "
-                     "$GBENCH_HOME/assets/official/biggan-imagenet128.pt, written by `gbench import biggan-pytorch` once it maps "
-                     "that model) on dgp-imagenet128 (1,000 val images) / dgp-imagenet128-100; at the smoke preset with the "
-                     "smoke-trained biggan-imagenet128 on 16 held-out shapes32 images (dgp-shapes32), 5% of the iterations.",
+                     "$GBENCH_HOME/assets/official/biggan-imagenet128.pt, written by `gbench import biggan-pytorch "
+                     "BigGAN_ch96_bs256x8_138k.zip --experiment biggan-imagenet128 --out` that path) on dgp-imagenet128 "
+                     "(1,000 val images) / dgp-imagenet128-100; at the smoke preset with the smoke-trained biggan-imagenet128 "
+                     "on 16 held-out shapes32 images (dgp-shapes32), 5% of the iterations.",
                      "SSIM follows DGP's old scikit-image call (7x7 uniform window, data range 2), not the MATLAB SSIM of the SR tables.",
                      "Provenance: see leaderboards/gan_inversion.csv notes; the MSE column and rows (a)-(d) were not found in any "
                      "source gbench could read.",
