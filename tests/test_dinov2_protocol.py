@@ -24,49 +24,10 @@ from gbench import assets
 from gbench.cli import app
 from gbench.data.download import cached_sha256
 from gbench.evaluation.dinov2 import VITL14, DinoV2ViT
-from gbench.evaluation.features import build_extractor
 from gbench.protocols import PROTOCOLS
 
 runner = CliRunner()
 PROTOCOL = "test-cifar10-tiny-dinov2"
-
-GENERATOR_MODULE = '''
-import torch
-from torch import nn
-
-
-class Tiny(nn.Module):
-    latent_dim = 8
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Linear(8, 3 * 4 * 4)
-
-    def forward(self, z):
-        x = torch.tanh(2 * self.net(z)).view(-1, 3, 4, 4)
-        return nn.functional.interpolate(x, size=(32, 32), mode="nearest")
-
-
-def make():
-    torch.manual_seed(0)
-    return Tiny()
-'''
-
-
-@pytest.fixture
-def offline_home(tmp_path, monkeypatch):
-    """An empty GBENCH_HOME and torch hub dir, offline; the extractor cache is cleared around it."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("GBENCH_HOME", str(home))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("GBENCH_OFFLINE", "1")
-    (tmp_path / "gen").mkdir()
-    (tmp_path / "gen" / "tiny_dinov2_gen.py").write_text(GENERATOR_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path / "gen"))
-    build_extractor.cache_clear()
-    yield home
-    build_extractor.cache_clear()
-
 
 @pytest.fixture
 def random_dinov2(offline_home, monkeypatch):
@@ -91,7 +52,7 @@ def random_dinov2(offline_home, monkeypatch):
 
 def test_full_eval_path_on_a_random_weight_vitl14(random_dinov2, offline_home, tmp_path):
     out = tmp_path / "eval.json"
-    result = runner.invoke(app, ["eval", "--protocol", PROTOCOL, "--generator", "tiny_dinov2_gen:make", "--device", "cpu",
+    result = runner.invoke(app, ["eval", "--protocol", PROTOCOL, "--generator", "tiny_gen:make", "--device", "cpu",
                                  "--batch-size", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
@@ -110,7 +71,7 @@ def test_full_eval_path_on_a_random_weight_vitl14(random_dinov2, offline_home, t
 
 
 def test_missing_dinov2_weights_offline_is_one_line(offline_home):
-    result = runner.invoke(app, ["eval", "--protocol", "cifar10-50k-dinov2", "--generator", "tiny_dinov2_gen:make", "--device", "cpu"])
+    result = runner.invoke(app, ["eval", "--protocol", "cifar10-50k-dinov2", "--generator", "tiny_gen:make", "--device", "cpu"])
     assert result.exit_code == 1, result.output
     text = " ".join(result.output.split())
     assert "missing asset dinov2" in text and "dinov2_vitl14_pretrain.pth" in text and "sha256 d5383ea8" in text
@@ -122,7 +83,7 @@ def test_a_file_that_is_not_the_release_is_rejected(offline_home):
     path = offline_home / "assets" / assets.ASSETS["dinov2"].filename
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not the DINOv2 weights")
-    result = runner.invoke(app, ["eval", "--protocol", "cifar10-50k-dinov2", "--generator", "tiny_dinov2_gen:make", "--device", "cpu"])
+    result = runner.invoke(app, ["eval", "--protocol", "cifar10-50k-dinov2", "--generator", "tiny_gen:make", "--device", "cpu"])
     text = " ".join(result.output.split())
     assert result.exit_code == 1 and "rejected" in text and cached_sha256(path) in text
 

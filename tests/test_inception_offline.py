@@ -21,49 +21,10 @@ from gbench import assets
 from gbench.bench.eval_throughput import write_random_inception
 from gbench.cli import app
 from gbench.data.download import file_digests
-from gbench.evaluation.features import build_extractor
 from gbench.protocols import PROTOCOLS
 
 runner = CliRunner()
 PROTOCOL = "test-cifar10-tiny"
-
-GENERATOR_MODULE = '''
-import torch
-from torch import nn
-
-
-class Tiny(nn.Module):
-    latent_dim = 8
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Linear(8, 3 * 4 * 4)
-
-    def forward(self, z):
-        x = torch.tanh(2 * self.net(z)).view(-1, 3, 4, 4)
-        return nn.functional.interpolate(x, size=(32, 32), mode="nearest")
-
-
-def make():
-    torch.manual_seed(0)
-    return Tiny()
-'''
-
-
-@pytest.fixture
-def offline_home(tmp_path, monkeypatch):
-    """An empty GBENCH_HOME (own cache root) and torch hub dir, offline; the extractor cache is cleared around it."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("GBENCH_HOME", str(home))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("GBENCH_OFFLINE", "1")
-    (tmp_path / "gen").mkdir()
-    (tmp_path / "gen" / "tiny_inception_gen.py").write_text(GENERATOR_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path / "gen"))
-    build_extractor.cache_clear()
-    yield home
-    build_extractor.cache_clear()
-
 
 @pytest.fixture
 def random_inception(offline_home, monkeypatch):
@@ -81,7 +42,7 @@ def random_inception(offline_home, monkeypatch):
 
 def test_full_eval_path_on_random_weights_inception(random_inception, offline_home, tmp_path):
     out = tmp_path / "eval.json"
-    result = runner.invoke(app, ["eval", "--protocol", PROTOCOL, "--generator", "tiny_inception_gen:make", "--device", "cpu",
+    result = runner.invoke(app, ["eval", "--protocol", PROTOCOL, "--generator", "tiny_gen:make", "--device", "cpu",
                                  "--batch-size", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
     res = json.loads(out.read_text())["results"][0]
@@ -100,7 +61,7 @@ def test_full_eval_path_on_random_weights_inception(random_inception, offline_ho
 
 
 def test_missing_inception_weights_offline_is_one_line(offline_home):
-    result = runner.invoke(app, ["eval", "--protocol", "cifar10-50k", "--generator", "tiny_inception_gen:make", "--device", "cpu"])
+    result = runner.invoke(app, ["eval", "--protocol", "cifar10-50k", "--generator", "tiny_gen:make", "--device", "cpu"])
     assert result.exit_code == 1, result.output
     text = " ".join(result.output.split())
     assert "missing asset inception" in text and "weights-inception-2015-12-05-6726825d.pth" in text
