@@ -212,6 +212,19 @@ def test_status_of_finished_running_requeued_pending_and_failed_runs(tmp_path, m
     assert states[run["finished"].run_dir].kind == "done" and states[run["new"].run_dir].kind == "not started"
 
 
+def test_wait_without_sacct_is_one_error_not_an_endless_poll(tiny_table, tmp_path, monkeypatch):
+    out = tmp_path / "runs"
+    p = tables.plan(tiny_table, preset="smoke", out=out, only=("base",), extra=TINY)
+    (job,) = p.jobs.values()
+    write_submission(job.run_dir, "slurm", "4242")
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))
+    with pytest.raises(GBenchError, match="sacct, which is not on PATH"):
+        tables.table_status("test-cluster", preset="smoke", out=out, only=("base",), extra=TINY, wait=True, poll=0.05, timeout=5,
+                            console=Console(quiet=True))
+
+
 def test_slurm_jobs_get_the_cells_resources_and_are_not_submitted_twice(tiny_table, tmp_path, monkeypatch):
     _fake_slurm(tmp_path, monkeypatch)
     out = tmp_path / "runs"

@@ -10,6 +10,7 @@ submission (gbench/tables/jobfiles.py keeps those events).
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,10 @@ def wait(p, jobs=None, *, poll: float = 30.0, console=None, timeout: float | Non
 
     console = console or Console()
     jobs = list(p.jobs.values()) if jobs is None else list(jobs)
+    slurm = [j.run_dir for j in jobs if (sub := read_submission(j.run_dir)) and sub["launcher"] == "slurm" and not _finished(j.run_dir, j.cfg.train.steps)]
+    if slurm and shutil.which("sacct") is None:  # without accounting a job never leaves "submitted": the loop would not end
+        raise GBenchError(f"--wait follows Slurm jobs with sacct, which is not on PATH here ({len(slurm)} run(s) submitted to Slurm); "
+                          "run it on a node with Slurm accounting, or use --status, which reads the run directories")
     start = time.monotonic()
     states = run_states(p, jobs)
     with Watch(console, len(states)) as watch:
