@@ -69,3 +69,24 @@ def test_extractor_fingerprint_contains_weights_hash():
     ext = build_extractor("toy-shapes32", "cpu")
     feats, logits = ext(load_shapes32(8).images)
     assert feats.shape == (8, 64) and logits.shape == (8, 10) and len(ext.sha256) == 64
+
+
+def test_protocol_models_train_on_one_thread_whatever_the_callers_threads(tmp_path):
+    """CPU convolutions sum in an order that depends on the thread count, so a cached protocol model (toy classifier,
+    toy segmenter) trained on 2 threads would differ from one trained on 1, and so would the fingerprint."""
+    from gbench.evaluation.cache import load_or_train
+
+    seen = []
+
+    def train():
+        seen.append(torch.get_num_threads())
+        return torch.nn.Linear(2, 2)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model, digest = load_or_train(tmp_path / "model.pt", lambda: torch.nn.Linear(2, 2), train)
+        assert seen == [1] and torch.get_num_threads() == 2  # pinned while training, restored after
+        assert load_or_train(tmp_path / "model.pt", lambda: torch.nn.Linear(2, 2), train)[1] == digest and seen == [1]  # cached
+    finally:
+        torch.set_num_threads(before)

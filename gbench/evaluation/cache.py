@@ -50,7 +50,9 @@ def load_or_train(path: Path, build, train) -> tuple:
     """A small protocol model trained once and cached with its weights' sha256 (the toy classifier and
     the toy segmenter): (model in eval mode, sha256). A cache file that fails to load or to match its
     digest is retrained, never used. Building the module draws its init from the global RNG, so it runs
-    under `fork_rng` (evaluation must not move the training RNG)."""
+    under `fork_rng` (evaluation must not move the training RNG). Training runs on one CPU thread: CPU
+    convolutions sum in an order that depends on the thread count, so weights trained on 1 and on 2 threads
+    differ (and so would every fingerprint and number under the protocol)."""
     path = Path(path)
     with torch.random.fork_rng(devices=[]):
         model = build()
@@ -62,7 +64,12 @@ def load_or_train(path: Path, build, train) -> tuple:
                 return model.eval(), state["sha256"]
         except Exception:
             pass
-    model = train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = train()
+    finally:
+        torch.set_num_threads(threads)
     digest = sha256_state_dict(model.state_dict())
     atomic_torch_save({"weights": model.state_dict(), "sha256": digest}, path)
     return model.eval(), digest

@@ -97,12 +97,7 @@ def _train_toy_segmenter() -> ToySegmenter:
     from gbench.data.toyscapes import TOY_CLASSES, toy_scenes
 
     labels, photos = toy_scenes("train", TOY_TRAIN_SCENES, 64)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: one thread is fastest, and the weights do not depend on the machine's threads
-    try:
-        return _fit_toy_segmenter(labels, photos, len(TOY_CLASSES))
-    finally:
-        torch.set_num_threads(threads)
+    return _fit_toy_segmenter(labels, photos, len(TOY_CLASSES))
 
 
 def _fit_toy_segmenter(labels: torch.Tensor, photos: torch.Tensor, num_classes: int) -> ToySegmenter:
