@@ -12,12 +12,9 @@ figures as JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from rich.console import Console
-
-from gbench.errors import GBenchError
+from gbench.bench import run_benchmark_script
 from gbench.bench.eval_throughput import eval_throughput, print_throughput
 
 
@@ -31,18 +28,10 @@ def main(argv=None) -> int:
     parser.add_argument("--random-weights", action="store_true", help="random He-init Inception weights: timing only, not a metric")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    console = Console()
-    try:
-        result = eval_throughput(args.protocol, n=args.n, device=args.device, batch_size=args.batch_size, experiment=args.experiment,
-                                 random_weights=args.random_weights, console=console)
-    except GBenchError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
-        return 2
-    print_throughput(result, console)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2, default=str)
-    return 0
+    return run_benchmark_script(lambda console: eval_throughput(args.protocol, n=args.n, device=args.device, batch_size=args.batch_size,
+                                                                experiment=args.experiment, random_weights=args.random_weights,
+                                                                console=console),
+                                print_throughput, args.json)
 
 
 if __name__ == "__main__":

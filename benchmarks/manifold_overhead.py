@@ -11,13 +11,10 @@ See gbench/bench/manifold_overhead.py for what is timed. Prints the seconds and 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from rich.console import Console
-
+from gbench.bench import run_benchmark_script
 from gbench.bench.manifold_overhead import manifold_overhead, print_overhead
-from gbench.errors import GBenchError
 
 
 def main(argv=None) -> int:
@@ -31,18 +28,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="rounds of base / +pr / k-NN alone; the fastest of each is reported")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    console = Console()
-    try:
-        result = manifold_overhead(args.protocol, n=args.n, n_ref=args.n_ref, device=args.device, batch_size=args.batch_size,
-                                   experiment=args.experiment, repeats=args.repeats, console=console)
-    except GBenchError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
-        return 2
-    print_overhead(result, console)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2, default=str)
-    return 0
+    return run_benchmark_script(lambda console: manifold_overhead(args.protocol, n=args.n, n_ref=args.n_ref, device=args.device,
+                                                                  batch_size=args.batch_size, experiment=args.experiment,
+                                                                  repeats=args.repeats, console=console),
+                                print_overhead, args.json)
 
 
 if __name__ == "__main__":
