@@ -51,17 +51,18 @@ def import_checkpoint(format: str, path, experiment: str | None = None, override
     if not path.exists():
         raise GBenchError(f"{path} does not exist")
     module = _MODULES[format]
+    read = None
     try:
         if hasattr(module, "load_files"):  # formats whose release is several files (G and D side by side)
             result = module.load_files(path, experiment, tuple(overrides))
         else:
-            kind, blob = read_any(path)
-            result = module.convert(blob, experiment, str(path), tuple(overrides))
+            read = read_any(path)
+            result = module.convert(read[1], experiment, str(path), tuple(overrides))
         result.overrides = tuple(dict.fromkeys(result.overrides))  # a caller's override the format also reports: once
         return result
     except LayoutMismatch as exc:
         raise GBenchError(f"{path} does not fit format {format}{f' ({experiment})' if experiment else ''}: {exc}; "
-                          f"{_guess(path, format)}") from None
+                          f"{_guess(path, format, read)}") from None
 
 
 def load(format: str, path, experiment: str | None = None, overrides: tuple[str, ...] | list[str] = ()) -> dict[str, nn.Module]:
@@ -69,8 +70,8 @@ def load(format: str, path, experiment: str | None = None, overrides: tuple[str,
     return import_checkpoint(format, path, experiment, overrides).modules
 
 
-def _guess(path: Path, asked: str) -> str:
-    """Which formats the file's layout looks like, for the error line."""
+def _guess(path: Path, asked: str, read: tuple | None = None) -> str:
+    """Which formats the file's layout looks like, for the error line; `read` is the (kind, contents) already read."""
     file = path
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in (".pth", ".pkl", ".npz"))
@@ -78,7 +79,7 @@ def _guess(path: Path, asked: str) -> str:
             return "no checkpoint files in that folder"
         file = files[0]
     try:
-        kind, blob = read_any(file)
+        kind, blob = read or read_any(file)
     except GBenchError:
         return "it is not a readable checkpoint file"
     matches = [name for name, m in _MODULES.items() if m.sniff(kind, blob)]

@@ -25,13 +25,13 @@ import re
 import torch
 
 from gbench.errors import GBenchError
-from gbench.official.common import (Entry, ImportResult, LayoutMismatch, build_experiment_models, check_experiment, gan_parts, load_exact,
-                                    sniff_gan_parts)
+from gbench.official.common import (AUTOGAN_CHECKPOINT_KEYS, Entry, ImportResult, LayoutMismatch, build_experiment_models,
+                                    check_experiment, gan_parts, load_exact, sniff_gan_parts)
 
 NAME = "autogan"
 DESCRIPTION = "TAMU-VITA/AutoGAN generator state dict (autogan_cifar10_a.pth) or training checkpoint (gen/avg_gen/dis_state_dict)"
 EXPERIMENTS = ("autogan", "autogan-stl10")
-CONTAINER = {"G": "gen_state_dict", "G_ema": "avg_gen_state_dict", "D": "dis_state_dict"}
+CONTAINER = AUTOGAN_CHECKPOINT_KEYS
 BOTTOM_WIDTHS = {4: "autogan", 6: "autogan-stl10"}
 
 

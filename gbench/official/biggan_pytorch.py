@@ -54,7 +54,7 @@ from pathlib import Path
 
 from gbench.errors import GBenchError
 from gbench.official.common import (Entry, ImportResult, LayoutMismatch, build_experiment_models, check_experiment, is_state_dict,
-                                    load_exact, read_torch, spectral_norm_entries, strip_prefix)
+                                    load_exact, read_torch, spectral_norm_entries, strip_prefixes)
 
 NAME = "biggan-pytorch"
 DESCRIPTION = ("ajbrock/BigGAN-PyTorch G.pth / G_ema.pth / D.pth (CIFAR and ImageNet 128 configs, a folder or the release zip; "
@@ -175,7 +175,7 @@ def _states(path: Path, scratch: Path) -> tuple[dict[str, dict], bool]:
         blob = read_torch(file)
         if not is_state_dict(blob):
             raise LayoutMismatch(f"{file.name} holds a {type(blob).__name__}, not a state dict (G.pth, G_ema.pth and D.pth are state dicts)")
-        state = strip_prefix(dict(blob))
+        state = strip_prefixes(dict(blob))
         if name == "":
             name = "D" if is_discriminator(state) else "G"
         states[name] = state

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gbench.checkpoint import strip_prefixes
 from gbench.errors import GBenchError
 
 
@@ -148,22 +149,18 @@ def is_state_dict(blob: Any) -> bool:
     return isinstance(blob, dict) and bool(blob) and all(isinstance(v, torch.Tensor) for v in blob.values())
 
 
-def strip_prefix(state: dict, prefixes: tuple[str, ...] = ("module.",)) -> dict:
-    """DataParallel / DDP wrap every key in ``module.``; remove it when all keys carry it."""
-    for prefix in prefixes:
-        if state and all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
-    return state
+# the training-checkpoint keys of the AutoGAN code and the TransGAN code built on it (``save_checkpoint`` in their loops)
+AUTOGAN_CHECKPOINT_KEYS = {"G": "gen_state_dict", "G_ema": "avg_gen_state_dict", "D": "dis_state_dict"}
 
 
 def gan_container(blob: Any, keys: dict[str, str]) -> dict[str, dict]:
     """The state dicts of a training checkpoint dict, e.g. keys={"G": "gen_state_dict", "G_ema": "avg_gen_state_dict"};
     a plain state dict is returned as {"": state}."""
     if is_state_dict(blob):
-        return {"": strip_prefix(dict(blob))}
+        return {"": strip_prefixes(dict(blob))}
     if not isinstance(blob, dict):
         raise LayoutMismatch(f"the file holds a {type(blob).__name__}, not a dict of tensors or a checkpoint dict")
-    found = {name: strip_prefix(dict(blob[key])) for name, key in keys.items() if is_state_dict(blob.get(key))}
+    found = {name: strip_prefixes(dict(blob[key])) for name, key in keys.items() if is_state_dict(blob.get(key))}
     if not found:
         raise LayoutMismatch(f"no state dict under {', '.join(repr(k) for k in keys.values())} (top-level keys: "
                              f"{', '.join(map(repr, list(blob)[:8]))})")

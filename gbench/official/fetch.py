@@ -14,7 +14,6 @@ that does not match it is refused (a fresh download is removed; a file put there
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from gbench.data.download import cached_sha256, download, download_unpublished, is_offline, missing_file_message
 from gbench.errors import GBenchError
+from gbench.io import atomic_write_json
 from gbench.official.registry import Download, Release, get_release
 from gbench.paths import assets_dir
 
@@ -39,7 +39,6 @@ class ReleaseFile:
     sha256: str
     verified: bool  # True only when the registry holds a sha256 and the file matches it
     note: str  # one line: verified, or why not
-    downloaded: bool = False
 
     def record(self) -> dict:
         """What a verification writes about the file it evaluated."""
@@ -70,16 +69,16 @@ def missing_message(release: Release, reason: str) -> str:
     return missing_file_message(release_path(release), checksum_text(release), fetch_command(release.name), reason)
 
 
-def describe_file(release: Release, path: Path, downloaded: bool = False) -> ReleaseFile:
+def describe_file(release: Release, path: Path) -> ReleaseFile:
     """Hash `path` and say what the hash means for `release` (a mismatch with a published sha256 is an error)."""
     digest = cached_sha256(path)
     if release.sha256 is None:
         note = "not verified: the authors publish no sha256; this file's sha256 is recorded"
-        return ReleaseFile(release.name, path, digest, False, note, downloaded)
+        return ReleaseFile(release.name, path, digest, False, note)
     if digest != release.sha256.lower():
         raise GBenchError(f"{path} has sha256 {digest}, but release {release.name} is {release.sha256}; "
                           f"delete it (or replace it with a good copy) and run `{fetch_command(release.name)}`")
-    return ReleaseFile(release.name, path, digest, True, "verified: matches the registry's sha256", downloaded)
+    return ReleaseFile(release.name, path, digest, True, "verified: matches the registry's sha256")
 
 
 def local_release_file(name: str) -> ReleaseFile:
@@ -109,13 +108,13 @@ def fetch_release(name: str) -> ReleaseFile:
     else:
         raise GBenchError(missing_message(release, "; ".join(failures)))
     try:
-        found = describe_file(release, dest, downloaded=True)
+        found = describe_file(release, dest)
     except GBenchError:
         dest.unlink(missing_ok=True)  # a fresh download that does not match the published hash is never kept
         raise
     record = {"release": release.name, "url": next(d.url for d in release.downloads), "file": dest.name, "sha256": found.sha256,
               "published_sha256": release.sha256, "verified": found.verified, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    (dest.parent / "fetched.json").write_text(json.dumps(record, indent=1) + "\n")
+    atomic_write_json(record, dest.parent / "fetched.json")
     return found
 
 

@@ -30,8 +30,8 @@ import re
 from pathlib import Path
 
 from gbench.errors import GBenchError
-from gbench.official.common import (Entry, ImportResult, LayoutMismatch, build_experiment_models, experiment_model, is_state_dict,
-                                    load_exact, override_strings, read_torch, strip_prefix)
+from gbench.official.common import (Entry, ImportResult, LayoutMismatch, build_experiment_models, check_experiment, experiment_model,
+                                    is_state_dict, load_exact, override_strings, read_torch, strip_prefixes)
 
 NAME = "pix2pix-cyclegan"
 DESCRIPTION = "junyanz/pytorch-CycleGAN-and-pix2pix latest_net_G.pth / latest_net_D.pth (U-Net, ResNet-6/9, PatchGAN)"
@@ -54,7 +54,7 @@ def kind_of(state: dict) -> str | None:
 
 
 def sniff(kind: str, blob) -> bool:
-    return kind == "torch" and is_state_dict(blob) and kind_of(strip_prefix(dict(blob))) is not None
+    return kind == "torch" and is_state_dict(blob) and kind_of(strip_prefixes(dict(blob))) is not None
 
 
 # ------------------------------------------------------------------------------------------------ U-Net
@@ -183,15 +183,14 @@ def _infer_experiment(arch_kind: str, arch: dict, extra: tuple[str, ...]) -> str
 
 
 def load_files(path: Path, experiment: str | None, extra: tuple[str, ...] = ()) -> ImportResult:
-    if experiment is not None and experiment not in EXPERIMENTS:
-        raise GBenchError(f"format {NAME} maps to the experiments {', '.join(EXPERIMENTS)}, not {experiment!r}")
+    check_experiment(experiment, EXPERIMENTS, NAME)
     files = _files(path)
     states = {}
     for name, file in files.items():
         blob = read_torch(file)
         if not is_state_dict(blob):
             raise LayoutMismatch(f"{file.name} holds a {type(blob).__name__}, not a network state dict")
-        states[name] = strip_prefix(dict(blob))
+        states[name] = strip_prefixes(dict(blob))
     kinds = {name: kind_of(state) for name, state in states.items()}
     if kinds["G"] in ("patchgan", "pixelgan"):  # the file given is a discriminator
         states, kinds = {"D": states["G"]}, {"D": kinds["G"]}

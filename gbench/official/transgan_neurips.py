@@ -34,13 +34,13 @@ from dataclasses import replace
 
 import torch
 
-from gbench.official.common import (Entry, ImportResult, LayoutMismatch, build_experiment_models, check_experiment, experiment_model,
-                                    gan_parts, load_exact, override_strings, sniff_gan_parts)
+from gbench.official.common import (AUTOGAN_CHECKPOINT_KEYS, Entry, ImportResult, LayoutMismatch, build_experiment_models,
+                                    check_experiment, experiment_model, gan_parts, load_exact, override_strings, sniff_gan_parts)
 
 NAME = "transgan-neurips"
 DESCRIPTION = "VITA-Group/TransGAN HEAD code checkpoint (ViT_custom_rp G / ViT_custom_scale2_rp_noise D; also the Aug-2021 ViT_custom pair)"
 EXPERIMENTS = ("transgan-neurips",)
-CONTAINER = {"G": "gen_state_dict", "G_ema": "avg_gen_state_dict", "D": "dis_state_dict"}
+CONTAINER = AUTOGAN_CHECKPOINT_KEYS
 TABLE, INDEX, NOISE = "attn.relative_position_bias_table", "attn.relative_position_index", "attn.noise_strength_1"
 
 

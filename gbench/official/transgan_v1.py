@@ -30,13 +30,13 @@ import re
 from dataclasses import replace
 
 from gbench.errors import GBenchError
-from gbench.official.common import (ImportResult, LayoutMismatch, build_experiment_models, check_experiment, experiment_model, gan_parts,
-                                    load_exact, rename_entries, sniff_gan_parts)
+from gbench.official.common import (AUTOGAN_CHECKPOINT_KEYS, ImportResult, LayoutMismatch, build_experiment_models, check_experiment,
+                                    experiment_model, gan_parts, load_exact, rename_entries, sniff_gan_parts)
 
 NAME = "transgan-v1"
 DESCRIPTION = "VITA-Group/TransGAN v1 code checkpoint .pth (gen/avg_gen/dis_state_dict, or a generator state dict)"
 EXPERIMENTS = ("transgan-s", "transgan-m", "transgan-l", "transgan-xl", "transgan-stl10", "transgan-celeba64")
-CONTAINER = {"G": "gen_state_dict", "G_ema": "avg_gen_state_dict", "D": "dis_state_dict"}
+CONTAINER = AUTOGAN_CHECKPOINT_KEYS
 OVERRIDES = ("train.co_train_sr=false",)
 OFFICIAL_TEST_EPOCH = 300  # test.py: `epoch = 300` before validate()
 
