@@ -118,7 +118,7 @@ def _signature(files: list[Path]) -> str:
 # ----------------------------------------------------------------------------------------------- decoding
 
 
-def _ffhq_md5s(folder: Path, source: str, files: list[Path]) -> dict[str, str] | None:
+def _ffhq_md5s(folder: Path, source: str) -> dict[str, str] | None:
     """{relative path: md5} from ffhq-dataset-v2.json when it is present (itself md5-checked), else None."""
     path = folder / FFHQ_JSON
     if not path.is_file():
@@ -156,8 +156,9 @@ def _decode(paths: list[Path], digest, md5s: dict[str, str] | None, base: Path, 
     return torch.from_numpy(np.stack(decoded)).permute(0, 3, 1, 2)
 
 
-def _cached(name: str, split: str, source: str, resolution: int, files: list[Path], base: Path, md5s=None) -> ImageSet:
-    """The decoded, reduced images (memory-mapped), built once and then read from the cache."""
+def _cached(name: str, split: str, source: str, resolution: int, files: list[Path], base: Path, read_md5s=lambda: None) -> ImageSet:
+    """The decoded, reduced images (memory-mapped), built once and then read from the cache; `read_md5s()` (the
+    per-file md5s to check, or None) is called only when the cache is (re)built."""
     folder = base / "cache"
     cache = folder / f"{name}-{split}-{source}-{resolution or 'native'}-v{VERSION}.npy"
     meta_path = cache.with_suffix(".json")
@@ -171,6 +172,7 @@ def _cached(name: str, split: str, source: str, resolution: int, files: list[Pat
         if images.ndim == 4 and images.shape[:2] == (len(files), 3) and images.dtype == np.uint8:
             return ImageSet(torch.from_numpy(images), None, f"{name}-{split}-{images.shape[-1]}", meta["checksum"])
 
+    md5s = read_md5s()
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(f"{name}-v{VERSION}-{split}-{source}-{resolution}-box2x2-rint".encode())
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
@@ -209,8 +211,7 @@ def load_ffhq(root: Path | str | None = None, split: str = "train", resolution: 
     """FFHQ `split` at `resolution` (0 = the source's) as uint8 (N, 3, R, R), via the memory-mapped cache."""
     root = resolve_root(root)
     source, files = ffhq_files(root, split, resolution)
-    md5s = _ffhq_md5s(root / "ffhq", source, files)
-    return _cached("ffhq", split, source, resolution, files, root / "ffhq", md5s)
+    return _cached("ffhq", split, source, resolution, files, root / "ffhq", lambda: _ffhq_md5s(root / "ffhq", source))
 
 
 def load_celebahq(root: Path | str | None = None, split: str = "train", resolution: int = 0) -> ImageSet:
