@@ -298,7 +298,7 @@ def _submit_slurm(submitit, p, todo: list, states: dict, options: ClusterOptions
         after = tuple(ids[d] for d in job.depends if d in ids)
         folder = jobs_folder(job.run_dir)
         executor = _slurm_executor(submitit, folder, options, slurm_parameters(options, _job_name(job.run_dir), after))
-        handle = _submit(executor, job, "slurm", p.out, device)
+        handle = _submit(executor, job, "slurm", p.out, device, p.threads)
         ids[job.run_dir] = handle.job_id
         submitted.append(handle.job_id)
         console.print(f"[bold]submitted[/bold] {job.cfg.experiment} -> {job.run_dir} as Slurm job {handle.job_id}"
@@ -306,8 +306,8 @@ def _submit_slurm(submitit, p, todo: list, states: dict, options: ClusterOptions
     return submitted
 
 
-def local_slots(jobs: int, options: ClusterOptions, device: str) -> tuple[int, list, int]:
-    """(jobs at once, free GPU ids, CPU threads per job) for submitit-local."""
+def local_slots(jobs: int, options: ClusterOptions, device: str, threads: int = 0) -> tuple[int, list, int]:
+    """(jobs at once, free GPU ids, CPU threads per job) for submitit-local; `threads` (--threads) pins the last."""
     import torch
 
     if device in ("auto", "cuda") or device.startswith("cuda"):
@@ -318,13 +318,13 @@ def local_slots(jobs: int, options: ClusterOptions, device: str) -> tuple[int, l
         if device != "auto":
             raise UsageError("--device cuda requested but torch sees no CUDA device (use --device cpu or auto)")
     n = max(1, jobs)
-    return n, [], max(1, (os.cpu_count() or 1) // (n * max(1, options.gpus_per_cell)))
+    return n, [], threads or max(1, (os.cpu_count() or 1) // (n * max(1, options.gpus_per_cell)))
 
 
 def _run_local(submitit, p, todo: list, states: dict, options: ClusterOptions, *, jobs: int, device: str, poll: float, console,
                timeout: float | None) -> dict:
     """submitit-local: start jobs as slots free up (a run whose init_from run is in this batch waits for it)."""
-    parallel, free_gpus, threads = local_slots(jobs, options, device)
+    parallel, free_gpus, threads = local_slots(jobs, options, device, p.threads)
     use_gpus = bool(free_gpus)
     waiting = [j for j in todo if not states[j.run_dir].watched]
     active = {j.run_dir: (None, []) for j in todo if states[j.run_dir].watched}  # run dir -> (submitit job, its GPUs)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gbench.errors import GBenchError, UsageError
 from gbench.tables.jobfiles import job_status
+from gbench.tables.launchers import LAUNCHERS
 from gbench.tables.specs import Cell, Table, get_table
 
 
@@ -284,19 +285,13 @@ def _waves(jobs: list[Job]) -> list[list[Job]]:
     return waves
 
 
-def _evaluate_release(job: Job, device: str) -> str:
-    """Evaluate a released checkpoint into job.run_dir/verify.json; "" or the error."""
+def _evaluate_release(job: Job, device: str) -> None:
+    """Evaluate a released checkpoint into job.run_dir/verify.json."""
     from gbench.io import atomic_write_json
     from gbench.official.verify import verify_release
 
-    try:
-        report = verify_release(job.release, checkpoint=job.checkpoint, seeds=job.seeds, device=device, download=False)
-    except GBenchError as exc:
-        return str(exc)
-    except Exception as exc:  # noqa: BLE001 - one failed cell must not lose the others
-        return f"{type(exc).__name__}: {exc}"
+    report = verify_release(job.release, checkpoint=job.checkpoint, seeds=job.seeds, device=device, download=False)
     atomic_write_json(report, job.run_dir / "verify.json")
-    return ""
 
 
 def worker_devices(jobs: int, device: str, threads: int = 0) -> tuple[list[str], int]:
@@ -323,7 +318,7 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None, l
     """
     from rich.console import Console
 
-    if launcher not in ("local", "submitit-local", "slurm"):
+    if launcher not in LAUNCHERS:
         raise UsageError(f"--launcher must be local, submitit-local or slurm, not {launcher!r}")
     console = console or Console()
     todo = [j for j in p.jobs.values() if j.status != "finished"]
@@ -333,9 +328,7 @@ def run_missing(p: Plan, *, jobs: int = 1, device: str = "auto", console=None, l
     failed = []
     for job in [j for j in todo if j.release]:  # evaluations of released checkpoints: in this process, one at a time
         console.print(f"[bold]evaluate[/bold] released checkpoint {job.release} -> {job.run_dir}")
-        job.error = _evaluate_release(job, device)
-        if job.error:
-            console.print(f"[red]failed[/red] {job.run_dir}: {job.error}")
+        if not _attempt(job, lambda: _evaluate_release(job, device), console):
             failed.append(job)
     inversions = [j for j in todo if j.inversion is not None]
     todo = [j for j in todo if not j.release and j.inversion is None]
@@ -604,15 +597,15 @@ def evaluate_also(p: Plan, protocols: tuple, *, device: str = "auto", console=No
     for job in p.jobs.values():
         if job_status(job.run_dir, job.cfg.train.steps) != "finished":
             continue
-        for protocol in protocols:
-            path = default_output(protocol, job.run_dir)
-            if path.exists():
-                continue
+        new = [protocol for protocol in protocols if not default_output(protocol, job.run_dir).exists()]
+        for protocol in new:
             if console is not None:
                 console.print(f"evaluating {job.run_dir} under {protocol}")
+            path = default_output(protocol, job.run_dir)
             atomic_write_json(run_eval(protocol, run=job.run_dir, device=device), path)
-            render_run_report(job.run_dir)
             written.append(path)
+        if new:  # one re-render of the run report for all its new evaluations
+            render_run_report(job.run_dir)
     return written
 
 

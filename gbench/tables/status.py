@@ -69,15 +69,16 @@ def _finished(run_dir: Path, steps: int) -> bool:
     return job_status(run_dir, steps) == "finished"
 
 
-def run_state(run_dir: Path, steps: int, scheduler: str | None, submission: dict | None) -> RunState:
-    """Classify one run directory; `scheduler` is its job's state from `scheduler_states` (None without a job)."""
+def run_state(run_dir: Path, steps: int, scheduler: str | None, submission: dict | None, finished: bool | None = None) -> RunState:
+    """Classify one run directory; `scheduler` is its job's state from `scheduler_states` (None without a job);
+    `finished`: whether the run has ended, when the caller has already looked."""
     run_dir = Path(run_dir)
     step = last_step(run_dir)
     events = read_events(run_dir) if submission else []
     kinds = [e.get("event") for e in events]
     state = RunState(run_dir, "pending", step, steps, requeues=kinds.count("stopped"),
                      job_id=submission["job_id"] if submission else "", launcher=submission["launcher"] if submission else "")
-    if _finished(run_dir, steps):
+    if _finished(run_dir, steps) if finished is None else finished:
         state.kind, state.step = "done", steps
         return state
     if submission is None:
@@ -106,13 +107,11 @@ def run_state(run_dir: Path, steps: int, scheduler: str | None, submission: dict
 def run_states(p, jobs=None) -> dict[Path, RunState]:
     """The state of every run of plan `p` (or of `jobs`, runner.Job objects): one scheduler query for all."""
     jobs = list(p.jobs.values()) if jobs is None else list(jobs)
+    finished = {j.run_dir: _finished(j.run_dir, j.cfg.train.steps) for j in jobs}
     submissions = {j.run_dir: sub for j in jobs if (sub := read_submission(j.run_dir))}
-    schedulers = scheduler_states({d: s for d, s in submissions.items() if not _finished(d, _steps(jobs, d))})
-    return {j.run_dir: run_state(j.run_dir, j.cfg.train.steps, schedulers.get(j.run_dir), submissions.get(j.run_dir)) for j in jobs}
-
-
-def _steps(jobs, run_dir) -> int:
-    return next(j.cfg.train.steps for j in jobs if j.run_dir == run_dir)
+    schedulers = scheduler_states({d: s for d, s in submissions.items() if not finished[d]})
+    return {j.run_dir: run_state(j.run_dir, j.cfg.train.steps, schedulers.get(j.run_dir), submissions.get(j.run_dir), finished[j.run_dir])
+            for j in jobs}
 
 
 def status_table(p, states: dict[Path, RunState], measured: list):
@@ -182,7 +181,8 @@ def wait(p, jobs=None, *, poll: float = 30.0, console=None, timeout: float | Non
 
     console = console or Console()
     jobs = list(p.jobs.values()) if jobs is None else list(jobs)
-    slurm = [j.run_dir for j in jobs if (sub := read_submission(j.run_dir)) and sub["launcher"] == "slurm" and not _finished(j.run_dir, j.cfg.train.steps)]
+    slurm = [j.run_dir for j in jobs
+             if (sub := read_submission(j.run_dir)) and sub["launcher"] == "slurm" and not _finished(j.run_dir, j.cfg.train.steps)]
     if slurm and shutil.which("sacct") is None:  # without accounting a job never leaves "submitted": the loop would not end
         raise GBenchError(f"--wait follows Slurm jobs with sacct, which is not on PATH here ({len(slurm)} run(s) submitted to Slurm); "
                           "run it on a node with Slurm accounting, or use --status, which reads the run directories")
