@@ -252,6 +252,11 @@ def test_slurm_jobs_get_the_cells_resources_and_are_not_submitted_twice(tiny_tab
     assert "already queued" in log and "pending (job 4242)" in log and "nothing new to submit" in log
 
 
+def test_threads_pin_the_cpu_threads_of_submitit_local_jobs():
+    default = launchers.local_slots(2, launchers.ClusterOptions(), "cpu")[2]
+    assert launchers.local_slots(2, launchers.ClusterOptions(), "cpu", threads=default + 3)[2] == default + 3
+
+
 def test_cluster_options_and_their_errors():
     assert [launchers.time_minutes(t) for t in ("90", "10:30", "48:00:00", "1-12", "2-00:00:01")] == [90, 11, 2880, 2160, 2881]
     with pytest.raises(GBenchError, match="--time must look like"):
