@@ -52,6 +52,7 @@ from gbench.bench.train_step import failed_timing, paper_scale_config, step_vari
 from gbench.config import apply_overrides
 from gbench.distributed import resolve_device
 from gbench.experiments import experiments, get_experiment, resolve_config
+from gbench.paths import source_commit
 
 COMPILE_RESERVE_S = 90  # a compile variant starts only with this much of the budget left (inductor: about a minute)
 KID_FLOAT32_ROUNDOFF = 1e-6  # torch-fidelity's KID kernels are float32 (gbench's float64): absolute agreement floor
@@ -164,13 +165,6 @@ def check_evaluation(device, *, quick: bool) -> dict:
         result["error"] = "gbench and torch-fidelity disagree on " + ", ".join(
             f"{k} (relative {result['relative_difference'][k]:.1e})" for k in differ) + f" beyond {tolerance:g}"
     return result
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 # ----------------------------------------------------------------------------- 3. torchrun with a resume
@@ -310,7 +304,7 @@ def main(argv=None) -> int:
     skip = {s for s in args.skip.split(",") if s}
     started, wall = time.strftime("%Y-%m-%d %H:%M:%S"), time.monotonic()
     report = {"device_name": device_folder_name(device), "device": str(device), "started": started, "quick": args.quick,
-              "git_commit": git_commit(), "compile_backend": args.compile_backend, "warmup": warmup, "steps": steps,
+              "git_commit": source_commit(), "compile_backend": args.compile_backend, "warmup": warmup, "steps": steps,
               "versions": {"torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version()},
               "training": [], "evaluation": None, "torchrun": None}
     with tempfile.TemporaryDirectory(prefix="gbench-gpu-check-") as tmp:

@@ -6,6 +6,7 @@ Read on every call, so tests and users can switch `GBENCH_HOME` at any time.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 
@@ -27,3 +28,13 @@ def datasets_dir() -> Path:
 def cache_dir() -> Path:
     """Reference statistics, trained toy extractors, the sha256 cache."""
     return gbench_home() / "cache"
+
+
+def source_commit(short: bool = False) -> str:
+    """The git commit of gbench's source tree ("" outside a git checkout), recorded beside results."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return subprocess.run(["git", "-C", str(root), "rev-parse", *(["--short"] if short else []), "HEAD"], capture_output=True,
+                              text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import platform
 import random
-import subprocess
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import gbench
 from gbench.config import RunConfig, validate
 from gbench.errors import GBenchError, UsageError, warn
 from gbench.io import atomic_write_json, ensure_writable_dir
+from gbench.paths import source_commit
 from gbench.checkpoint import load_latest_checkpoint, rng_state, save_checkpoint, set_rng_state
 from gbench.distributed import resolve_device
 from gbench.experiments import get_experiment
@@ -66,14 +66,6 @@ def run_dir_for(cfg: RunConfig, out: str | Path) -> Path:
     return Path(out) / cfg.experiment / f"{cfg.preset}-{cfg.hash()[:8]}"
 
 
-def _git_commit() -> str:
-    try:
-        root = Path(__file__).resolve().parents[1]
-        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
 def runtime(device: torch.device, cfg: RunConfig) -> dict:
     """What besides the config moves CPU numerics: threads, device, dtype and the determinism switches.
     Recorded in config.json and shown in reports (a 1-thread and a 2-thread CPU run differ in the last bits,
@@ -99,7 +91,7 @@ def _write_config(run_dir: Path, cfg: RunConfig, device: torch.device) -> None:
         "device": str(device),
         "runtime": runtime(device, cfg),
         "versions": {"gbench": gbench.__version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()},
-        "git_commit": _git_commit(),
+        "git_commit": source_commit(),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }, path)
 

@@ -108,21 +108,23 @@ def generated_chunk(G: nn.Module, seed: int, index: int, size: int, batch_size: 
 
 
 @contextlib.contextmanager
-def in_train_mode(G: nn.Module):
-    """Run G in train mode (batch-norm batch statistics, spectral-norm power iterations, as BigGAN-PyTorch samples
-    without --G_eval_mode), then put back every buffer it changed (running statistics, u vectors) and its mode.
-    Used per chunk, so each chunk's images depend on the generator and the chunk only: not on which chunks came
-    before, the number of processes or the evaluation batch size."""
-    saved = [buffer.detach().clone() for buffer in G.buffers()]
-    was_training = G.training
-    G.train()
+def in_train_mode(*models: nn.Module):
+    """Run the models in train mode (batch-norm batch statistics, spectral-norm power iterations, dropout: as
+    BigGAN-PyTorch samples without --G_eval_mode and pix2pix/CycleGAN's test.py runs without --eval), then put back
+    every buffer they changed (running statistics, u vectors) and their modes. Used per chunk, so each chunk's
+    images depend on the generator and the chunk only: not on which chunks came before, the number of processes or
+    the evaluation batch size."""
+    saved = [([buffer.detach().clone() for buffer in m.buffers()], m.training) for m in models]
+    for m in models:
+        m.train()
     try:
-        yield G
+        yield
     finally:
-        G.train(was_training)
         with torch.no_grad():
-            for buffer, value in zip(G.buffers(), saved):
-                buffer.copy_(value)
+            for m, (buffers, training) in zip(models, saved):
+                for buffer, value in zip(m.buffers(), buffers):
+                    buffer.copy_(value)
+                m.train(training)
 
 
 def sampling_mode(train_mode_batch: int = 0) -> dict:
@@ -311,9 +313,6 @@ class Reference:
             return cached
         return self.recompute().load_rows()
 
-    def features(self) -> torch.Tensor:
-        return self.load_rows()["features"]
-
 
 def load_reference(protocol: Protocol, extractor: Extractor, batch_size: int = 250, progress: Progress | None = None) -> Reference:
     """The protocol's reference statistics: from the cache, else computed (single process) and cached.
@@ -382,15 +381,6 @@ def reference_knn_radii(protocol: Protocol, features: torch.Tensor, device) -> t
     except GBenchError as exc:
         raise GBenchError(f"protocol {protocol.id}, reference set: {exc}") from None
     return radii.cpu()
-
-
-def reference_statistics(protocol: Protocol, extractor: Extractor, batch_size: int = 250, progress: Progress | None = None):
-    """(FeatureStats with the kept KID rows, reference checksum): cached, else computed and cached."""
-    ref = load_reference(protocol, extractor, batch_size, progress)
-    state = ref.stats.state_dict()
-    if needs_rows(protocol):
-        state["features"], state["keep_features"] = ref.features(), torch.tensor(ref.stats.count)
-    return FeatureStats.from_state_dict(state), ref.checksum
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -524,8 +514,21 @@ def evaluate_generator(G: nn.Module, protocol_id: str, *, device="cpu", batch_si
         raise GBenchError(f"the train-mode sampling batch must be positive, got {train_mode_batch}")
     G = condition_on_captions(G, protocol)  # text-to-image protocols: captions drawn in the stream like labels
 
+    encoder = None
+    if protocol.matching_encoder:
+        from gbench.evaluation.captions import matching_encoder
+
+        encoder = matching_encoder(protocol, device)
+    encoded: dict[int, list[torch.Tensor]] = {}  # chunk -> its images' matching vectors, taken as the images stream by
+    encoding_seconds = [0.0]
+
     def images_of(index: int, start: int, stop: int) -> Iterator[torch.Tensor]:
-        return generated_chunk(G, seed, index, stop - start, batch_size, device, train_mode_batch)
+        for batch in generated_chunk(G, seed, index, stop - start, batch_size, device, train_mode_batch):
+            if encoder is not None:
+                started = time.perf_counter()
+                encoded.setdefault(index, []).append(encoder.encode_images(batch).cpu())
+                encoding_seconds[0] += time.perf_counter() - started
+            yield batch
 
     was_training = G.training
     G.eval()
@@ -534,33 +537,31 @@ def evaluate_generator(G: nn.Module, protocol_id: str, *, device="cpu", batch_si
             result = evaluate_chunks(protocol_id, images_of, device=device, progress=progress, sample_seed=seed,
                                      reference_progress=reference_progress)
             if protocol.matching_encoder:
-                _add_matching_score(result, G, protocol, seed, device, batch_size)
+                _add_matching_score(result, G, protocol, seed, encoder, encoded, encoding_seconds[0])
     finally:
         G.train(was_training)
     return {**result, "sampling": sampling_mode(train_mode_batch)}
 
 
-def _add_matching_score(result: dict, G: nn.Module, protocol: Protocol, seed: int, device, batch_size: int) -> None:
-    """The text-image matching score (gbench/evaluation/captions.py) of the same n_gen samples (regenerated chunk by
-    chunk: same z, same captions), into result["metrics"]["r_precision"]; result["matching"] says which encoder, or why off."""
-    from gbench.evaluation.captions import MATCHING_CANDIDATES, MATCHING_ENV, matching_encoder, matching_fingerprint, matching_hits, matching_seed
+def _add_matching_score(result: dict, G: nn.Module, protocol: Protocol, seed: int, encoder, encoded: dict, seconds: float) -> None:
+    """The text-image matching score (gbench/evaluation/captions.py) of the n_gen samples just scored (`encoded`: their
+    matching vectors per chunk), into result["metrics"]["r_precision"]; result["matching"] says which encoder, or why off."""
+    from gbench.evaluation.captions import MATCHING_CANDIDATES, MATCHING_ENV, matching_fingerprint, matching_hits, matching_seed
 
-    started = time.perf_counter()
-    encoder = matching_encoder(protocol, device)
     if encoder is None:
         result["matching"] = {"off": f"no image-text encoder: set {MATCHING_ENV}=module:callable to score text-image matching"}
         return
+    started = time.perf_counter()
     caption_vectors = encoder.encode_captions(G.embeddings).cpu()
     hits = 0
     for index, start, stop in my_chunks(protocol.n_gen):
         _, caption_index = latent_chunk(G, seed, index, stop - start)
-        vectors = torch.cat([encoder.encode_images(batch).cpu() for batch in generated_chunk(G, seed, index, stop - start, batch_size, device)])
-        hits += matching_hits(vectors, caption_index, caption_vectors, matching_seed(seed, index))
+        hits += matching_hits(torch.cat(encoded[index]), caption_index, caption_vectors, matching_seed(seed, index))
     hits = sum(dist.all_gather_object(hits)) if dist.world_size() > 1 else hits
     result["metrics"]["r_precision"] = 100.0 * hits / protocol.n_gen  # percent, as AttnGAN and TISE print it
     result["matching"] = {"encoder": encoder.name, "encoder_sha256": encoder.sha256, "candidates": MATCHING_CANDIDATES,
                           "n": protocol.n_gen, "fingerprint": matching_fingerprint(result["fingerprint"], encoder),
-                          "seconds": round(time.perf_counter() - started, 3)}
+                          "seconds": round(seconds + time.perf_counter() - started, 3)}
 
 
 def _result(protocol: Protocol, extractor: Extractor, ref_checksum: str, n_ref: int, metrics: dict, sample_seed: int,

@@ -8,29 +8,12 @@ buffers restored afterwards; FCN-score protocols go through `gbench.evaluation.f
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
 from torch import nn
 
 from gbench.errors import GBenchError
+from gbench.evaluation.evaluate import in_train_mode
 from gbench.sampling import to_uint8
-
-
-@contextmanager
-def test_mode(*models: nn.Module):
-    """The official test.py without --eval: train mode (BN batch statistics, dropout on), buffers restored after."""
-    saved = [({k: v.clone() for k, v in m.named_buffers()}, m.training) for m in models]
-    for m in models:
-        m.train()
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for m, (buffers, training) in zip(models, saved):
-                for k, v in m.named_buffers():
-                    v.copy_(buffers[k])
-                m.train(training)
 
 
 def translator(model: nn.Module, device):
@@ -52,7 +35,7 @@ def evaluate_translation(G: nn.Module, protocol_id: str, *, device, batch_size: 
     from gbench.protocols import get_protocol
 
     protocol, device = get_protocol(protocol_id), torch.device(device)
-    with test_mode(G):
+    with in_train_mode(G):  # the official test.py without --eval
         translate = translator(G, device)
         if protocol.segmentation_classes:
             from gbench.evaluation.fcn import evaluate_fcn

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -23,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from gbench.io import atomic_write_text  # noqa: E402
+from gbench.paths import source_commit  # noqa: E402
 from gbench.leaderboard import higher_is_better  # noqa: E402
 from gbench.report.run_report import further_evaluations, markdown_to_html  # noqa: E402
 
@@ -73,15 +73,6 @@ def _by_row(p, measured: list) -> list[tuple[str, dict]]:
         if cells:
             rows.append((row, cells))
     return rows
-
-
-def _git_commit() -> str:
-    try:
-        root = Path(__file__).resolve().parents[2]
-        return subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def command_line(p) -> str:
@@ -269,7 +260,7 @@ def render_markdown(p, measured: list, chart: Path | None, base: Path, pr_lines:
                   f"({', '.join(f'`{f}`' for f in fingerprints)}): compare measured values only between cells with the same "
                   "fingerprint (listed under Cells).", ""]
     seeds = f"{p.seeds} sample seed(s) (nothing trained)" if t.cells and all(c.release for c in t.cells) else f"{p.seeds} training seed(s)"
-    lines += [f"Paper values: {t.source}. gbench {gbench.__version__}" + (f", commit `{_git_commit()}`" if _git_commit() else "")
+    lines += [f"Paper values: {t.source}. gbench {gbench.__version__}" + (f", commit `{commit}`" if (commit := source_commit(short=True)) else "")
               + f"; preset `{p.preset}`; {seeds}; regenerate with `{command_line(p)}`.", ""]
     if t.unavailable:
         return "\n".join(lines)

@@ -52,7 +52,8 @@ from torch import nn
 import reference_models
 from gbench.config import RunConfig
 from gbench.errors import GBenchError, UsageError
-from gbench.evaluation.translation import evaluate_translation, test_mode
+from gbench.evaluation.evaluate import in_train_mode
+from gbench.evaluation.translation import evaluate_translation
 from gbench.sampling import grid_image, to_uint8
 from gbench.train.gan import StepLog, learning_rate
 from gbench.train.sampler import EpochSampler
@@ -332,7 +333,7 @@ class Pix2PixTrainer(_TranslationTrainer):
     def save_samples(self, path) -> None:
         """Rows of (input, output, target) for the first training pairs, centre-cropped."""
         bs = self.cfg.eval.batch_size  # batches as in evaluation: train-mode BN normalises over the batch
-        with test_mode(self.G), self._forked_rng(), torch.no_grad():
+        with in_train_mode(self.G), self._forked_rng(), torch.no_grad():
             a, b = self._examples(self.data.inputs), self._examples(self.data.targets)
             fake = torch.cat([self.G(a[i : i + bs]) for i in range(0, len(a), bs)])
         self._grid([[a[i], fake[i], b[i]] for i in range(len(a))], path)
@@ -416,7 +417,7 @@ class CycleGANTrainer(_TranslationTrainer):
 
     def save_samples(self, path) -> None:
         """Rows of (x, G(x), F(G(x))) and (y, F(y), G(F(y))) for the first training images, centre-cropped."""
-        with test_mode(self.G, self.F), self._forked_rng(), torch.no_grad():
+        with in_train_mode(self.G, self.F), self._forked_rng(), torch.no_grad():
             x, y = self._examples(self.data.inputs)[: GRID_EXAMPLES // 2], self._examples(self.data.targets)[: GRID_EXAMPLES // 2]
             gx, fy = self.G(x), self.F(y)
             rows = [[x[i], gx[i], r] for i, r in enumerate(self.F(gx))] + [[y[i], fy[i], r] for i, r in enumerate(self.G(fy))]
