@@ -301,7 +301,8 @@ def non_defaults(cfg: RunConfig, base: RunConfig) -> set[str]:
 
 # ----------------------------------------------------------------------------- validation
 
-# The names the trainers accept (tests check these equal the trainers' own lists).
+# The names the trainers accept: losses.py, train/img2img.py and train/sr.py use these tuples; augment.POLICIES names
+# the op lists of AUGMENT_OPS "original" and "transgan".
 LOSSES = ("ns", "minimax", "hinge", "wgan", "wgan-gp", "wgan-gp-eps", "wgan-gp-drift", "lsgan")
 LOOP_ORDERS = ("d-first", "g-first", "g-first-skip0", "simultaneous")
 LR_SCHEDULES = ("constant", "linear", "exponential", "step", "epoch-decay")

@@ -24,9 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from gbench import config
 from gbench.errors import GBenchError
 
-LOSSES = ("ns", "minimax", "hinge", "wgan", "wgan-gp", "wgan-gp-eps", "wgan-gp-drift", "lsgan")
+LOSSES = config.LOSSES
 
 
 def d_loss(name: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

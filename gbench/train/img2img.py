@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import reference_models
-from gbench.config import RunConfig
+from gbench.config import PIX2PIX_OBJECTIVES, RunConfig
 from gbench.errors import GBenchError, UsageError
 from gbench.evaluation.evaluate import in_train_mode
 from gbench.evaluation.translation import evaluate_translation
@@ -60,7 +60,7 @@ from gbench.train.sampler import EpochSampler
 
 GRID_SEED = 20_240_601
 GRID_EXAMPLES = 8
-OBJECTIVES = ("l1", "gan", "cgan", "l1+gan", "l1+cgan")
+OBJECTIVES = PIX2PIX_OBJECTIVES
 
 
 # ------------------------------------------------------------------------------------------------ losses

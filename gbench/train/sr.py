@@ -37,7 +37,7 @@ from torch import nn
 import reference_models
 from gbench import losses
 from gbench.assets import asset_path
-from gbench.config import RunConfig
+from gbench.config import CONTENT_LOSSES, RunConfig
 from gbench.data.sr import downscale_uint8, load_sr_training_images
 from gbench.checkpoint import load_generator_state
 from gbench.errors import GBenchError, UsageError
@@ -49,7 +49,6 @@ VGG54_SCALE = 1 / 12.75  # the paper's rescaling of the feature maps
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RANDOM_VGG_SEED = 0
-CONTENT_LOSSES = ("mse", "vgg54", "vgg54-random")
 SAMPLE_CROP = 96  # HR side of the crops shown in the sample grids
 
 
