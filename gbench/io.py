@@ -41,6 +41,12 @@ def atomic_torch_save(obj, path: Path) -> None:
     _atomic_write(path, lambda f: torch.save(obj, f))
 
 
+def atomic_save_npy(array, path: Path) -> None:
+    import numpy as np
+
+    _atomic_write(path, lambda f: np.save(f, array))
+
+
 def atomic_write_bytes(data: bytes, path: Path) -> None:
     _atomic_write(path, lambda f: f.write(data))
 

@@ -42,7 +42,7 @@ from gbench.data.download import (
 )
 from gbench.data.stl10 import resize_images
 from gbench.errors import GBenchError, UsageError
-from gbench.io import atomic_write_json
+from gbench.io import atomic_save_npy, atomic_write_json
 
 FOLDER = "celeba"
 IMAGES = "img_align_celeba"
@@ -90,18 +90,6 @@ def _decode_batch(paths: list[Path], digest) -> torch.Tensor:
     return batch[:, :, top : top + CROP, left : left + CROP]
 
 
-def _atomic_save_npy(array: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def load_celeba(root: Path | str | None = None, split: str = "train", resolution: int = 64) -> ImageSet:
     """CelebA `split` ("train", "valid", "test" or "all") as uint8 (N, 3, R, R), unlabelled, via the cache."""
     if split not in SPLITS:
@@ -143,7 +131,7 @@ def load_celeba(root: Path | str | None = None, split: str = "train", resolution
             images[start : start + len(paths)] = resize_images(_decode_batch(paths, digest), resolution)
             progress.advance(task, len(paths))
     checksum = digest.hexdigest()[:16]
-    _atomic_save_npy(images.numpy(), cache)
+    atomic_save_npy(images.numpy(), cache)
     atomic_write_json({"count": len(names), "partition_sha256": partition_sha, "checksum": checksum, "version": VERSION}, meta_path)
     return ImageSet(images, None, f"celeba-{split}-{resolution}", checksum)
 

@@ -47,7 +47,7 @@ from PIL import Image
 from gbench.data.base import ImageSet
 from gbench.data.download import DATASETS, describe_checksum, progress_bar, resolve_root
 from gbench.errors import GBenchError
-from gbench.io import atomic_write_json
+from gbench.io import atomic_save_npy, atomic_write_json
 
 FOLDER = "imagenet"
 DEVKIT = "ILSVRC2012_devkit_t12"
@@ -212,13 +212,6 @@ def _decode_all(files: list[Path], resolution: int, split: str, digest) -> np.nd
     return out
 
 
-def _save_npy(array: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
-
-
 def load_imagenet(root: Path | str | None = None, split: str = "train", resolution: int = 128, size: int = 0) -> ImageSet:
     """An ImageNet split as uint8 (N, 3, R, R) with labels 0..999, decoded once and then read from the cache."""
     if resolution < 1:
@@ -246,8 +239,8 @@ def load_imagenet(root: Path | str | None = None, split: str = "train", resoluti
     images = _decode_all(files, resolution, split, digest)
     checksum = digest.hexdigest()[:16]
     cache.parent.mkdir(parents=True, exist_ok=True)
-    _save_npy(images, cache)
-    _save_npy(np.asarray(labels, dtype=np.int64), label_cache)
+    atomic_save_npy(images, cache)
+    atomic_save_npy(np.asarray(labels, dtype=np.int64), label_cache)
     atomic_write_json({"count": len(files), "listing_sha256": listing, "checksum": checksum, "version": VERSION}, meta_path)
     return ImageSet(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), tag, checksum)
 
